@@ -1,0 +1,154 @@
+"""Structure-aware chunking sized in the embedding model's own tokens.
+
+A chunk never crosses a section (heading path or PDF page). Inside a section,
+sentences are packed greedily up to the budget, with a few sentences of overlap
+between neighbours. The text the embedder sees is a short context header
+(document title and heading path) plus the chunk, and the whole of it fits the
+model's window, so nothing is ever truncated by the embedder.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from .types import Chunk, Document
+
+TokenCounter = Callable[[Sequence[str]], list[int]]
+CHUNKER_VERSION = 1
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?;:])[\"”’)\]]*\s+(?=[\"“(\[]?[A-Z0-9$])")
+_MAX_HEADING_WORDS = 24
+
+
+@dataclass(frozen=True)
+class _Unit:
+    start: int
+    end: int
+    tokens: int
+
+
+class Chunker:
+    def __init__(self, count_tokens: TokenCounter, max_tokens: int, overlap_tokens: int = 0):
+        if max_tokens < 16:
+            raise ValueError("max_tokens must be at least 16")
+        self.count_tokens = count_tokens
+        self.max_tokens = max_tokens
+        self.overlap_tokens = max(0, min(overlap_tokens, max_tokens // 2))
+
+    def chunk(self, document: Document, doc_id: str) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        for section, offset in zip(document.sections, document.section_offsets()):
+            header = self._header(document.title, section.headings)
+            budget = self.max_tokens - self.count_tokens([header])[0]
+            for start, end in self._pack(section.text, budget):
+                text = section.text[start:end]
+                chunks.append(Chunk(
+                    text=text, embed_text=f"{header}\n{text}" if header else text,
+                    doc_id=doc_id, source=document.source, title=document.title,
+                    headings=section.headings, page=section.page,
+                    start=offset + start, end=offset + end, ordinal=len(chunks),
+                ))
+        return chunks
+
+    def _header(self, title: str, headings: tuple[str, ...]) -> str:
+        """Title and heading path, shortened until it takes at most a third of the budget."""
+        parts = [h for h in (title, *headings) if h]
+        parts = [p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
+        parts = [" ".join(p.split()[:_MAX_HEADING_WORDS]) for p in parts]
+        while parts:
+            header = " > ".join(parts)
+            if self.count_tokens([header])[0] <= self.max_tokens // 3:
+                return header
+            parts = parts[1:] if len(parts) > 1 else [" ".join(parts[0].split()[: len(parts[0].split()) // 2])]
+            if parts == [""]:
+                break
+        return ""
+
+    def _pack(self, text: str, budget: int) -> list[tuple[int, int]]:
+        units = self._units(text, budget)
+        spans: list[tuple[int, int]] = []
+        first = 0
+        while first < len(units):
+            last, used = first, units[first].tokens
+            while last + 1 < len(units) and used + units[last + 1].tokens <= budget:
+                last += 1
+                used += units[last].tokens
+            spans.append((units[first].start, units[last].end))
+            if last + 1 >= len(units):
+                break
+            first = self._overlap_start(units, first, last)
+        return spans
+
+    def _overlap_start(self, units: list[_Unit], first: int, last: int) -> int:
+        """Where the next chunk starts: back over at most `overlap_tokens` of sentences."""
+        start, carried = last + 1, 0
+        while start - 1 > first and carried + units[start - 1].tokens <= self.overlap_tokens:
+            start -= 1
+            carried += units[start].tokens
+        return start
+
+    def _units(self, text: str, budget: int) -> list[_Unit]:
+        spans = list(_sentence_spans(text))
+        counts = self.count_tokens([text[s:e] for s, e in spans])
+        units: list[_Unit] = []
+        for (start, end), tokens in zip(spans, counts):
+            if tokens <= budget:
+                units.append(_Unit(start, end, tokens))
+            else:
+                units.extend(self._split_long(text, start, end, budget))
+        return units
+
+    def _split_long(self, text: str, start: int, end: int, budget: int) -> list[_Unit]:
+        """Cut an over-long sentence at word boundaries; a lone huge word is cut by characters."""
+        words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
+        counts = self.count_tokens([text[s:e] for s, e in words])
+        pieces: list[_Unit] = []
+        piece_start, used = None, 0
+        for (w_start, w_end), tokens in zip(words, counts):
+            if tokens > budget:
+                pieces.extend(self._split_word(text, w_start, w_end, budget))
+                continue
+            if piece_start is not None and used + tokens > budget:
+                pieces.append(_Unit(piece_start, prev_end, used))
+                piece_start, used = None, 0
+            if piece_start is None:
+                piece_start = w_start
+            used += tokens
+            prev_end = w_end
+        if piece_start is not None:
+            pieces.append(_Unit(piece_start, prev_end, used))
+        return pieces
+
+    def _split_word(self, text: str, start: int, end: int, budget: int) -> list[_Unit]:
+        size = max(1, (end - start) * budget // max(1, self.count_tokens([text[start:end]])[0]))
+        pieces = []
+        while start < end:
+            stop = min(end, start + size)
+            while stop - start > 1 and self.count_tokens([text[start:stop]])[0] > budget:
+                stop = start + (stop - start) // 2
+            pieces.append(_Unit(start, stop, self.count_tokens([text[start:stop]])[0]))
+            start = stop
+        return pieces
+
+
+def _sentence_spans(text: str):
+    """(start, end) of each sentence or line, trimmed of surrounding space."""
+    for line in re.finditer(r"[^\n]+", text):
+        cursor = line.start()
+        for brk in _SENTENCE_BREAK.finditer(line.group(0)):
+            yield from _trimmed(text, cursor, line.start() + brk.start())
+            cursor = line.start() + brk.end()
+        yield from _trimmed(text, cursor, line.end())
+
+
+def _trimmed(text: str, start: int, end: int):
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        yield start, end
+
+
+__all__ = ["Chunker", "CHUNKER_VERSION", "TokenCounter"]

@@ -1,0 +1,61 @@
+"""Text repair shared by every loader: Unicode, whitespace, PDF line breaks."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Characters that carry no text: zero-width marks, soft hyphens, BOMs.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+# Glyphs PDFs use for bullets (Wingdings "§" among them) at the start of a line.
+_PDF_BULLET = re.compile(r"^\s*[•▪◦●■□☐✓✔§\uf0a7\uf0b7\uf0d8]\s+")
+# Dot leaders, fill-in blanks and undecodable glyph runs carry no text.
+_LEADERS = re.compile(r"[\ufffd]+|[_.·…\-–—]{4,}")
+_SENTENCE_END = re.compile(r"[.!?:;)\]”\"]$")
+
+
+def normalize(text: str) -> str:
+    """Unicode NFKC, no invisible or control characters, tidy spaces and blank lines."""
+    text = unicodedata.normalize("NFKC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _CONTROL.sub(" ", text.translate(_INVISIBLE))
+    text = _LEADERS.sub(" ", text)
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def join_wrapped_lines(text: str) -> str:
+    """Undo hard line wrapping: PDF lines and wrapped plain text become paragraphs.
+
+    A line joins the previous one unless the previous ends a sentence and this one
+    starts like a new item (capital, digit, bullet), or a blank line separates them.
+    Words hyphenated across a break are rejoined.
+    """
+    out: list[str] = []
+    for raw in text.split("\n"):
+        line = raw.strip()
+        bullet = _PDF_BULLET.match(line)
+        if bullet:
+            line = "- " + line[bullet.end():]
+        if not line:
+            if out and out[-1] != "":
+                out.append("")
+            continue
+        if out and out[-1] and not bullet and _continues(out[-1], line):
+            prev = out[-1]
+            if re.search(r"[A-Za-z]-$", prev) and line[:1].islower():
+                out[-1] = prev[:-1] + line
+            else:
+                out[-1] = prev + " " + line
+        else:
+            out.append(line)
+    return "\n".join(out).strip()
+
+
+def _continues(prev: str, line: str) -> bool:
+    if line.startswith("- "):
+        return False
+    if line[:1].islower() or line[:1] in ",;)":
+        return True
+    return not _SENTENCE_END.search(prev) and len(prev) > 40

@@ -1,0 +1,231 @@
+"""Ingest: scan → load → clean → chunk → embed → write a new index version.
+
+Incremental: a file whose bytes are unchanged keeps its chunks without being
+read again, and any chunk whose text already has a vector keeps that vector, so
+cost follows what changed. A file that fails to load is reported and, if an
+earlier version of it was indexed, that version stays.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .chunking import CHUNKER_VERSION, Chunker
+from .embedding import Embedder
+from .errors import IndexMismatchError, LoaderError
+from .index import IndexStore, Manifest, Snapshot
+from .index import lexical, metadata, vectors
+from .index.metadata import ChunkRow, Occurrence
+from .index.store import utc_now
+from .loaders import load_document
+from .scanning import file_sha256, resolve_stored, scan, stored_path
+from .settings import Settings
+from .types import IngestReport
+
+
+@dataclass
+class _Doc:
+    stored: str
+    sha256: str
+    title: str
+    kind: str
+    # Either fresh chunks (text, embed_text, section, page, start, end) or occurrences carried over.
+    fresh: list[tuple] = field(default_factory=list)
+    carried: list[Occurrence] = field(default_factory=list)
+
+    @property
+    def doc_id(self) -> str:
+        return hashlib.sha1(self.stored.encode()).hexdigest()[:16]
+
+
+def ingest(paths, index=None, settings: Settings | None = None, *, progress: bool = False,
+           wait: bool = False, log=None) -> IngestReport:
+    """Index the files under `paths` into `index`; documents gone from those paths are removed."""
+    settings = settings or Settings.load()
+    started = time.perf_counter()
+    store = IndexStore(index or settings.index)
+    embedder = Embedder(settings.embedding.model, settings.embedding.batch_size, settings.embedding.threads)
+    found = scan(list(paths))
+    report = IngestReport(skipped=found.skipped, failed=list(found.broken))
+    with store.writing(wait=wait):
+        previous = _previous(store, embedder, settings, log)
+        try:
+            plan = _plan(found, store.root, previous, embedder, settings, report)
+            if previous is not None and not report.added + report.updated + report.removed + report.renamed:
+                report.version = previous.version
+                report.chunks = previous.metadata.count("chunks")
+            else:
+                report.version = _write(store, plan, found, previous, embedder, settings, report, progress)
+        finally:
+            if previous is not None:
+                previous.close()
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _previous(store: IndexStore, embedder: Embedder, settings: Settings, log) -> Snapshot | None:
+    """The live version if it can be extended; None (full rebuild) if the model or chunker changed."""
+    if store.current_version() is None:
+        return None
+    snapshot = Snapshot(store.current_dir())
+    try:
+        snapshot.manifest.check_embedding(embedder.fingerprint, store.root)
+        if snapshot.manifest.chunking != _chunking_settings(settings, embedder):
+            raise IndexMismatchError("chunking settings changed")
+    except IndexMismatchError as exc:
+        if log:
+            log(f"notice: {exc}; rebuilding every document of {store.root} from its source")
+        snapshot.close()
+        return _StaleSources(snapshot.manifest)
+    return snapshot
+
+
+class _StaleSources:
+    """Stands for an index that must be rebuilt: its sources are re-read, nothing is reused."""
+
+    def __init__(self, manifest: Manifest):
+        self.manifest = manifest
+
+    def close(self) -> None:
+        pass
+
+
+def _plan(found, root: Path, previous, embedder: Embedder, settings: Settings, report: IngestReport) -> list[_Doc]:
+    old_sources = dict(previous.manifest.sources) if previous is not None else {}
+    reusable = isinstance(previous, Snapshot)
+    chunker = Chunker(embedder.count_tokens, min(settings.chunking.max_tokens, embedder.max_tokens),
+                      settings.chunking.overlap_tokens)
+    limit = int(settings.ingest.max_file_mb * 1024 * 1024)
+    plan: dict[str, _Doc] = {}
+    seen_hashes: dict[str, str] = {}
+    files = list(found.files)
+    if not reusable:  # a rebuild re-reads every source the old index knew
+        files += [p for s in old_sources if (p := resolve_stored(s, root)).is_file() and p not in found.files]
+    for path in files:
+        stored = stored_path(path, root)
+        old = old_sources.get(stored)
+        try:
+            if path.stat().st_size > limit:
+                raise LoaderError(f"larger than {settings.ingest.max_file_mb:g} MB (setting ingest.max_file_mb)")
+            sha = file_sha256(path)
+            if reusable and old and old["sha256"] == sha:
+                doc = _Doc(stored, sha, old["title"], old["kind"])
+                doc.carried = previous.metadata.occurrences_of_document(doc.doc_id)
+                report.unchanged += 1
+            else:
+                document = load_document(path)
+                doc = _Doc(stored, sha, document.title, document.kind)
+                doc.fresh = [(c.text, c.embed_text, c.section, c.page, c.start, c.end)
+                             for c in chunker.chunk(document, doc.doc_id)]
+                if old:
+                    report.updated += 1
+                else:
+                    report.added += 1
+            plan[stored] = doc
+            seen_hashes.setdefault(sha, stored)
+        except (LoaderError, OSError) as exc:
+            reason = str(exc) if isinstance(exc, LoaderError) else f"cannot read file: {exc.strerror or exc}"
+            report.failed.append((str(path), reason))
+            if reusable and old:  # keep what was indexed before
+                doc = _Doc(stored, old["sha256"], old["title"], old["kind"])
+                doc.carried = previous.metadata.occurrences_of_document(doc.doc_id)
+                plan[stored] = doc
+    _account_removals(found, root, old_sources, plan, report)
+    if reusable:  # documents outside this run's paths stay as they were
+        for stored, old in old_sources.items():
+            if stored not in plan and not _under_roots(resolve_stored(stored, root), found.roots):
+                doc = _Doc(stored, old["sha256"], old["title"], old["kind"])
+                doc.carried = previous.metadata.occurrences_of_document(doc.doc_id)
+                plan[stored] = doc
+    return [plan[s] for s in sorted(plan)]
+
+
+def _account_removals(found, root, old_sources, plan, report) -> None:
+    new_hashes = {d.sha256 for s, d in plan.items() if s not in old_sources}
+    for stored, old in old_sources.items():
+        if stored in plan or not _under_roots(resolve_stored(stored, root), found.roots):
+            continue
+        if old["sha256"] in new_hashes:  # same bytes at a new path: a rename
+            report.renamed += 1
+            report.added -= 1
+            new_hashes.discard(old["sha256"])
+        else:
+            report.removed += 1
+
+
+def _under_roots(path: Path, roots: list[Path]) -> bool:
+    return any(path == r or r in path.parents for r in roots)
+
+
+def dedup_key(text: str) -> str:
+    """Passages equal up to case, spacing and punctuation share one key (and one vector)."""
+    folded = re.sub(r"[\W_]+", " ", text.casefold()).strip()
+    return hashlib.sha256(folded.encode()).hexdigest()
+
+
+def _write(store, plan, found, previous, embedder, settings, report, progress) -> str:
+    reusable = isinstance(previous, Snapshot)
+    old_rows = {r.id: r for r in previous.metadata.chunk_rows()} if reusable else {}
+    old_by_key = {r.key: r for r in old_rows.values()}
+    old_vectors = vectors.all_vectors(previous.vectors) if reusable else {}
+    next_id = max(old_rows, default=0) + 1
+    rows: dict[str, ChunkRow] = {}
+    occurrences: list[Occurrence] = []
+    for doc in plan:
+        entries = [(old_rows[o.chunk_id].text, old_rows[o.chunk_id].embed_text, o.section, o.page, o.start, o.end)
+                   for o in doc.carried] + doc.fresh
+        for ordinal, (text, embed_text, section, page, start, end) in enumerate(entries):
+            key = dedup_key(text)
+            if key not in rows:
+                if key in old_by_key:
+                    rows[key] = old_by_key[key]
+                else:
+                    rows[key] = ChunkRow(next_id, key, text, embed_text)
+                    next_id += 1
+            occurrences.append(Occurrence(rows[key].id, doc.doc_id, ordinal, section, page, start, end))
+    new_rows = [r for r in rows.values() if r.id not in old_vectors]
+    fresh_vectors = embedder.embed([r.embed_text for r in new_rows], progress=progress)
+    by_id = dict(old_vectors)
+    by_id.update({r.id: v for r, v in zip(new_rows, fresh_vectors)})
+    ids = np.array([r.id for r in rows.values()], dtype=np.int64)
+    matrix = np.stack([by_id[i] for i in ids]) if len(ids) else np.zeros((0, embedder.dimension), np.float32)
+    report.embedded, report.chunks = len(new_rows), len(rows)
+
+    staged = store.new_version_dir()
+    name = store.next_version_name()
+    vectors.write(vectors.build(matrix, ids, embedder.dimension), staged)
+    metadata.write(staged, [(d.doc_id, d.stored, d.title, d.kind, d.sha256) for d in plan], rows.values(), occurrences)
+    lexical.build_and_write([r.embed_text for r in rows.values()], ids, staged)
+    chunk_counts: dict[str, int] = {}
+    for o in occurrences:
+        chunk_counts[o.doc_id] = chunk_counts.get(o.doc_id, 0) + 1
+    old_roots = previous.manifest.roots if previous is not None else []
+    Manifest(
+        embedding={"model": embedder.name, "path": str(embedder.path), "fingerprint": embedder.fingerprint,
+                   "dimension": embedder.dimension, "normalized": True, "metric": "inner_product",
+                   "max_tokens": embedder.max_tokens},
+        chunking=_chunking_settings(settings, embedder),
+        lexical=dict(lexical.SETTINGS),
+        sources={d.stored: {"sha256": d.sha256, "doc_id": d.doc_id, "title": d.title, "kind": d.kind,
+                            "chunks": chunk_counts.get(d.doc_id, 0)} for d in plan},
+        roots=sorted(set(old_roots) | {stored_path(r, store.root) for r in found.roots}),
+        counts={"documents": len(plan), "chunks": len(rows), "occurrences": len(occurrences)},
+        created=utc_now(), version=name,
+    ).write(staged)
+    store.commit(staged, name)
+    return name
+
+
+def _chunking_settings(settings: Settings, embedder: Embedder) -> dict:
+    return {"max_tokens": min(settings.chunking.max_tokens, embedder.max_tokens),
+            "overlap_tokens": settings.chunking.overlap_tokens, "chunker_version": CHUNKER_VERSION}
+
+
+def stderr_log(message: str) -> None:
+    print(message, file=sys.stderr)

@@ -1,0 +1,51 @@
+"""PDF via pypdf, page by page; every section keeps its 1-based page number."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..cleaning import join_wrapped_lines, normalize
+from ..errors import LoaderError
+from ..types import Document, Section
+from .common import title_from_path
+
+
+def load(path: Path) -> Document:
+    import pypdf
+    from pypdf.errors import PdfReadError
+
+    if path.stat().st_size == 0:
+        raise LoaderError("empty file")
+    try:
+        reader = pypdf.PdfReader(str(path))
+        if reader.is_encrypted and not _try_empty_password(reader):
+            raise LoaderError("encrypted PDF; save an unencrypted copy to index it")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        metadata_title = (reader.metadata or {}).get("/Title") if reader.metadata else None
+    except LoaderError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, AssertionError,
+            IndexError, RecursionError, ZeroDivisionError) as exc:
+        raise LoaderError(f"corrupt or unreadable PDF ({type(exc).__name__}: {str(exc)[:80]})") from None
+    sections = []
+    for number, raw in enumerate(pages, start=1):
+        text = join_wrapped_lines(normalize(raw))
+        if text:
+            sections.append(Section(text=text, headings=(), page=number))
+    if not sections:
+        raise LoaderError("no extractable text (an image-only or scanned PDF needs OCR first)")
+    title = str(metadata_title).strip() if metadata_title else ""
+    if not title or title.lower() in {"untitled", "microsoft word"}:
+        title = _first_line(sections[0].text) or title_from_path(path)
+    return Document(str(path), normalize(title), "pdf", sections)
+
+
+def _try_empty_password(reader) -> bool:
+    try:
+        return bool(reader.decrypt(""))
+    except Exception:  # pypdf raises several types for unsupported crypto
+        return False
+
+
+def _first_line(text: str) -> str:
+    line = text.split("\n", 1)[0].strip()
+    return line if 0 < len(line.split()) <= 14 else ""

@@ -1,0 +1,72 @@
+"""Find the files an ingest covers and name them the way the index stores them."""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import RagError
+from .loaders import is_supported
+
+
+@dataclass
+class Scan:
+    files: list[Path] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    broken: list[tuple[str, str]] = field(default_factory=list)
+    roots: list[Path] = field(default_factory=list)
+
+
+def scan(paths: list[str | Path]) -> Scan:
+    """Supported files under `paths`, sorted; hidden entries and directory links are not followed."""
+    if not paths:
+        raise RagError("no paths given; name at least one file or folder to ingest")
+    result = Scan()
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.exists() and not path.is_symlink():
+            raise RagError(f"{path} does not exist; check the path")
+        result.roots.append(path.absolute())
+        if path.is_dir():
+            for folder, dirnames, filenames in os.walk(path, followlinks=False):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    if not name.startswith("."):
+                        _add(Path(folder) / name, result)
+        else:
+            _add(path, result)
+    result.files = sorted(set(result.files))
+    return result
+
+
+def _add(path: Path, result: Scan) -> None:
+    if not path.exists():
+        result.broken.append((str(path), "broken symbolic link"))
+    elif not path.is_file():
+        result.skipped.append((str(path), "not a regular file"))
+    elif not is_supported(path):
+        result.skipped.append((str(path), f"unsupported file type '{path.suffix or '(none)'}'"))
+    else:
+        result.files.append(path.absolute())
+
+
+def stored_path(path: Path, index_root: Path) -> str:
+    """Relative to the index when both live in one tree, so a cloned repo's index still resolves."""
+    path, index_root = path.absolute(), index_root.absolute()
+    common = Path(os.path.commonpath([path, index_root]))
+    if common == Path(common.anchor):
+        return path.as_posix()
+    return Path(os.path.relpath(path, index_root)).as_posix()
+
+
+def resolve_stored(stored: str, index_root: Path) -> Path:
+    return Path(os.path.normpath(index_root.absolute() / stored))
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,100 @@
+"""Plain data passed between pipeline stages."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Section:
+    """A run of text under one heading path, on one page (PDF) or none."""
+
+    text: str
+    headings: tuple[str, ...] = ()
+    page: int | None = None
+
+
+@dataclass
+class Document:
+    """One source file after loading and cleaning."""
+
+    source: str
+    title: str
+    kind: str
+    sections: list[Section]
+
+    SEPARATOR = "\n\n"
+
+    @property
+    def text(self) -> str:
+        return self.SEPARATOR.join(s.text for s in self.sections)
+
+    def section_offsets(self) -> list[int]:
+        """Character offset of each section inside `text`."""
+        offsets, pos = [], 0
+        for section in self.sections:
+            offsets.append(pos)
+            pos += len(section.text) + len(self.SEPARATOR)
+        return offsets
+
+
+@dataclass
+class Chunk:
+    """A passage small enough for the embedder, with its provenance."""
+
+    text: str
+    embed_text: str
+    doc_id: str
+    source: str
+    title: str
+    headings: tuple[str, ...]
+    page: int | None
+    start: int
+    end: int
+    ordinal: int
+
+    @property
+    def section(self) -> str:
+        return " > ".join(self.headings)
+
+
+@dataclass
+class Hit:
+    """A retrieved passage. `score` orders hits; `similarity` is the cosine."""
+
+    score: float
+    text: str
+    source: str
+    title: str
+    section: str
+    page: int | None
+    chunk_id: int
+    doc_id: str
+    similarity: float
+    lexical_score: float = 0.0
+    start: int = 0
+    end: int = 0
+    also_in: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    renamed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    version: str = ""
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["failed"] = [{"path": p, "reason": r} for p, r in self.failed]
+        data["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
+        return data
