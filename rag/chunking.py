@@ -41,7 +41,7 @@ class Chunker:
         for section, offset in zip(document.sections, document.section_offsets()):
             header = self._header(document.title, section.headings)
             budget = self.max_tokens - self.count_tokens([header])[0]
-            for start, end in self._pack(section.text, budget):
+            for start, end in self._fit(section.text, header, self._pack(section.text, budget), budget):
                 text = section.text[start:end]
                 chunks.append(Chunk(
                     text=text, embed_text=f"{header}\n{text}" if header else text,
@@ -80,6 +80,19 @@ class Chunker:
             first = self._overlap_start(units, first, last)
         return spans
 
+    def _fit(self, text: str, header: str, spans, budget: int) -> list[tuple[int, int]]:
+        """Re-pack any span whose real count is over the limit (tokenizers that are not additive)."""
+        fitted = []
+        for start, end in spans:
+            total = self.count_tokens([f"{header}\n{text[start:end]}" if header else text[start:end]])[0]
+            if total <= self.max_tokens or budget <= 1:
+                fitted.append((start, end))
+                continue
+            smaller = max(1, budget * self.max_tokens // total - 1)
+            inner = self._pack(text[start:end], smaller)
+            fitted.extend(self._fit(text, header, [(start + s, start + e) for s, e in inner], smaller))
+        return fitted
+
     def _overlap_start(self, units: list[_Unit], first: int, last: int) -> int:
         """Where the next chunk starts: back over at most `overlap_tokens` of sentences."""
         start, carried = last + 1, 0
@@ -106,12 +119,12 @@ class Chunker:
         pieces: list[_Unit] = []
         piece_start, used = None, 0
         for (w_start, w_end), tokens in zip(words, counts):
-            if tokens > budget:
-                pieces.extend(self._split_word(text, w_start, w_end, budget))
-                continue
             if piece_start is not None and used + tokens > budget:
                 pieces.append(_Unit(piece_start, prev_end, used))
                 piece_start, used = None, 0
+            if tokens > budget:
+                pieces.extend(self._split_word(text, w_start, w_end, budget))
+                continue
             if piece_start is None:
                 piece_start = w_start
             used += tokens

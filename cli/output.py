@@ -1,0 +1,62 @@
+"""How the CLI shows results: JSON for scripts, short readable text for people."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+
+import typer
+
+
+def to_jsonable(value):
+    if is_dataclass(value):
+        return to_jsonable(value.to_dict() if hasattr(value, "to_dict") else asdict(value))
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def print_json(value) -> None:
+    typer.echo(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
+
+
+def display_path(path: str) -> str:
+    """Relative to the working directory when inside it: shorter and clickable."""
+    try:
+        return os.path.relpath(path) if Path(path).is_relative_to(Path.cwd()) else path
+    except ValueError:
+        return path
+
+
+def location(source: str, section: str, page: int | None) -> str:
+    parts = [display_path(source)]
+    if section:
+        parts.append(section)
+    if page is not None:
+        parts.append(f"page {page}")
+    return " — ".join(parts)
+
+
+def print_hits(hits) -> None:
+    if not hits:
+        typer.echo("No passages found.")
+    for number, hit in enumerate(hits, start=1):
+        typer.echo(f"[{number}] {hit.title}  (score {hit.score:.4f}, cosine {hit.similarity:.3f})")
+        typer.echo(f"    {location(hit.source, hit.section, hit.page)}")
+        snippet = " ".join(hit.text.split())
+        snippet = snippet if len(snippet) <= 320 else snippet[:317] + "..."
+        typer.echo(textwrap.indent(textwrap.fill(snippet, width=96), "    "))
+        typer.echo("")
+
+
+def err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def is_tty() -> bool:
+    return sys.stderr.isatty()
