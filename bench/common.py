@@ -1,0 +1,23 @@
+"""Shared bits for benchmark scripts: where results go and how they are written."""
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+SHARED_EVAL = ROOT.parent / "shared" / "eval"
+
+
+def write_results(name: str, results: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+               "machine": {"python": platform.python_version(), "processor": platform.machine(),
+                           "cores": __import__("os").cpu_count()},
+               **results}
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"wrote {path.relative_to(ROOT)}")
+    return path

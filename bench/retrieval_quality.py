@@ -1,0 +1,37 @@
+"""Retrieval quality: gold-document hit@1/3/5 and MRR, hybrid vs dense only.
+
+On the bundled question set and, when present, ../shared/eval (a corpus the
+project never trains or tunes on). Run: python bench/retrieval_quality.py
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import rag
+from rag.evaluation import evaluate_retrieval, read_questions
+
+from common import ROOT, SHARED_EVAL, write_results
+
+
+def measure(index: Path, questions: Path) -> dict:
+    qs = read_questions(questions)
+    settings = rag.Settings.load(env={})
+    return {mode: evaluate_retrieval(rag.open(index, settings.with_overrides(retrieval__hybrid=hybrid)), qs)
+            for mode, hybrid in (("hybrid", True), ("dense", False))}
+
+
+def main() -> None:
+    results = {"bundled": measure(ROOT / "indexes" / "homeowner", ROOT / "corpora" / "homeowner-questions.jsonl")}
+    if (SHARED_EVAL / "qa_dev.jsonl").is_file():
+        with tempfile.TemporaryDirectory() as index:
+            rag.ingest([SHARED_EVAL / "corpus"], index)
+            results["shared_eval_cfpb"] = measure(Path(index), SHARED_EVAL / "qa_dev.jsonl")
+    for corpus, modes in results.items():
+        for mode, metrics in modes.items():
+            print(f"{corpus:>18} {mode:>6}: {metrics['overall']}")
+    write_results("retrieval", results)
+
+
+if __name__ == "__main__":
+    main()
