@@ -1,6 +1,7 @@
 """`rag`: ingest documents, search them, inspect an index."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import List, Optional
 
@@ -10,7 +11,11 @@ import rag
 from rag.errors import IndexLockedError, RagError
 from rag.settings import Settings
 
-from .output import err, is_tty, print_hits, print_json
+from rag.evaluation import evaluate_answers, evaluate_retrieval, read_questions
+from rag.evidence import calibrate as calibrate_evidence
+
+from .output import (err, is_tty, print_eval_tables, print_hits, print_json, print_sources, stream_answer,
+                     to_jsonable)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="An offline knowledge assistant for homeowners: ingest documents, search and ask them.")
@@ -87,6 +92,100 @@ def search(ctx: typer.Context,
         print_json({"query": query, "hits": hits})
     else:
         print_hits(hits)
+
+
+@app.command()
+def ask(ctx: typer.Context,
+        question: str = typer.Argument(..., help="A question in plain words."),
+        index: Optional[Path] = IndexOption,
+        as_json: bool = JsonOption):
+    """Answer QUESTION from the documents, citing them; says so when they don't answer it."""
+    settings = settings_for(ctx, index=str(index) if index else None)
+    try:
+        kb = rag.open(settings.index, settings)
+        if as_json:
+            print_json(kb.ask(question))
+            return
+        answer = stream_answer(kb.stream(question))
+    except RagError as exc:
+        fail(exc)
+    print_sources(answer)
+
+
+@app.command()
+def chat(ctx: typer.Context, index: Optional[Path] = IndexOption):
+    """Ask questions one after another; follow-ups use the conversation. Empty line or Ctrl-D quits."""
+    settings = settings_for(ctx, index=str(index) if index else None)
+    try:
+        kb = rag.open(settings.index, settings)
+    except RagError as exc:
+        fail(exc)
+    history: list[dict] = []
+    while True:
+        try:
+            question = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            typer.echo("")
+            break
+        if not question:
+            break
+        typer.echo("rag> ", nl=False)
+        try:
+            answer = stream_answer(kb.stream(question, history))
+        except RagError as exc:
+            err(f"error: {exc}")
+            continue
+        print_sources(answer)
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+
+
+@app.command(name="eval")
+def evaluate(ctx: typer.Context,
+             questions: Path = typer.Argument(..., help="Question file (JSONL: question, answers, gold_docs, kind)."),
+             index: Optional[Path] = IndexOption,
+             retrieval_only: bool = typer.Option(False, "--retrieval-only", help="Skip answering; retrieval metrics only."),
+             limit: int = typer.Option(0, "--limit", min=0, help="Use only the first N questions."),
+             out: Optional[Path] = typer.Option(None, "--out", help="Write the metrics and every answer as JSON here."),
+             as_json: bool = JsonOption):
+    """Measure retrieval (hit@1/3/5, MRR), answers, citations and refusals on a question file."""
+    settings = settings_for(ctx, index=str(index) if index else None)
+    try:
+        qs = read_questions(questions)[: limit or None]
+        kb = rag.open(settings.index, settings)
+        result = {"questions": str(questions), "index": str(settings.index),
+                  "retrieval": evaluate_retrieval(kb, qs)}
+        if not retrieval_only:
+            progress = None if as_json else lambda i, n, r: err(f"  {i}/{n} {r.id} "
+                                                                 f"{'refused' if r.refused else 'answered'}")
+            result["answers"], records = evaluate_answers(kb.ask, qs, progress)
+            result["records"] = records
+    except RagError as exc:
+        fail(exc)
+    if out:
+        out.write_text(json.dumps(to_jsonable(result), indent=2) + "\n")
+    if as_json:
+        print_json(result)
+    else:
+        print_eval_tables(result)
+
+
+@app.command()
+def calibrate(ctx: typer.Context,
+              questions: List[Path] = typer.Argument(..., help="Labelled question files; unanswerable ones have no gold_docs."),
+              index: Optional[Path] = IndexOption,
+              out: Path = typer.Option(..., "--out", help="Where to write the evidence model (JSON)."),
+              max_false_refusal: float = typer.Option(0.1, help="Refusals allowed among answerable questions.")):
+    """Fit the refusal threshold on labelled questions; point generation.evidence_model at the result."""
+    settings = settings_for(ctx, index=str(index) if index else None)
+    try:
+        kb = rag.open(settings.index, settings)
+        labelled = [q for path in questions for q in read_questions(path)]
+        model = calibrate_evidence(kb.search, labelled, max_false_refusal, settings.generation.passages)
+    except RagError as exc:
+        fail(exc)
+    model.fitted_on["data"] = [str(p) for p in questions]
+    model.save(out)
+    typer.echo(f"wrote {out}: threshold {model.threshold}, fitted on {model.fitted_on}")
 
 
 @app.command()

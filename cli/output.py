@@ -60,3 +60,56 @@ def err(message: str) -> None:
 
 def is_tty() -> bool:
     return sys.stderr.isatty()
+
+
+def stream_answer(events):
+    """Print answer text as it arrives; return the final `Answer`."""
+    answer, printed = None, False
+    for event in events:
+        if isinstance(event, str):
+            typer.echo(event, nl=False)
+            printed = True
+        else:
+            answer = event
+    if answer.refused:
+        if printed:
+            typer.echo("\n(withdrawn: the passages do not support this answer)")
+        typer.echo(answer.text)
+    else:
+        typer.echo("")
+    return answer
+
+
+def print_sources(answer) -> None:
+    if answer.refused:
+        if answer.hits:
+            typer.echo("\nClosest passages (not enough to answer):")
+            for hit in answer.hits[:3]:
+                typer.echo(f"  - {location(hit.source, hit.section, hit.page)}")
+        return
+    if answer.citations:
+        typer.echo("\nSources:")
+        for c in answer.citations:
+            typer.echo(f"  [{c.n}] {c.title} — {location(c.source, c.section, c.page)}")
+
+
+def _cell(value) -> str:
+    return "-" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value))
+
+
+def print_table(title: str, rows: dict, columns: list[str]) -> None:
+    typer.echo(f"\n{title}")
+    typer.echo(f"  {'kind':<14}" + "".join(f"{c:>14}" for c in columns))
+    for name, metrics in rows.items():
+        typer.echo(f"  {name:<14}" + "".join(f"{_cell(metrics.get(c)):>14}" for c in columns))
+
+
+def print_eval_tables(result: dict) -> None:
+    retrieval = result["retrieval"]
+    print_table("Retrieval (answerable questions; gold document among the top hits)",
+                {**retrieval["by_kind"], "overall": retrieval["overall"]}, ["n", "hit@1", "hit@3", "hit@5", "mrr"])
+    if "answers" in result:
+        answers = result["answers"]
+        print_table("Answers", {**answers["by_kind"], "overall": answers["overall"]},
+                    ["n", "correct", "phrase_recall", "citation_precision", "unanswerable_refused", "false_refusal",
+                     "seconds_per_question"])

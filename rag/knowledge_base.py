@@ -1,14 +1,20 @@
-"""The facade chat apps and scripts use: open an index, search it (and, later, ask it)."""
+"""The facade chat apps and scripts use: open an index, search it, ask it."""
 from __future__ import annotations
 
 import threading
+from functools import cached_property
 from pathlib import Path
+from typing import Iterator, Sequence
 
+from .answering import Answerer
 from .embedding import Embedder
+from .evidence import EvidenceModel
+from .generation import Generator
 from .index import IndexStore, Snapshot
+from .prompting import PromptTemplate
 from .retrieval import Retriever
 from .settings import Settings
-from .types import Hit
+from .types import Answer, Hit
 
 
 class KnowledgeBase:
@@ -46,6 +52,24 @@ class KnowledgeBase:
 
     def search(self, query: str, k: int | None = None) -> list[Hit]:
         return Retriever(self.snapshot, self.embedder, self.settings.retrieval).search(query, k)
+
+    @cached_property
+    def answerer(self) -> Answerer:
+        gen = self.settings.generation
+        template = PromptTemplate(**{name: value for name, value in (
+            ("system", gen.system_prompt), ("passage", gen.passage_template), ("user", gen.user_template)) if value})
+        generator = Generator(gen.model, self.settings.cache_dir, gen.adapter, self.settings.embedding.threads,
+                              gen.max_new_tokens)
+        return Answerer(self.search, self.embedder.embed, generator, EvidenceModel.load(gen.evidence_model), k=gen.passages,
+                        context_tokens=gen.context_tokens, max_new_tokens=gen.max_new_tokens, template=template)
+
+    def ask(self, question: str, history: Sequence[dict] | None = None) -> Answer:
+        """A grounded answer with citations, or a refusal when the documents don't say."""
+        return self.answerer.ask(question, history)
+
+    def stream(self, question: str, history: Sequence[dict] | None = None) -> Iterator[str | Answer]:
+        """Like `ask`, but yields the answer's text as it is generated, then the `Answer`."""
+        return self.answerer.stream(question, history)
 
     def info(self) -> dict:
         snapshot = self.snapshot

@@ -56,8 +56,14 @@ class RetrievalSettings:
 @dataclass
 class GenerationSettings:
     model: str = ""  # a causal-LM folder or a .gguf file; empty means bundled SmolLM2
+    adapter: str = ""  # a PEFT LoRA adapter folder; empty means none
     max_new_tokens: int = 160
-    context_tokens: int = 2048
+    context_tokens: int = 2048  # prompt plus answer; bounded by the model's own window too
+    passages: int = 4  # retrieved passages offered to the model
+    evidence_model: str = ""  # calibrated refusal model (JSON); empty means the bundled one
+    system_prompt: str = ""  # empty means the built-in instruction
+    passage_template: str = ""  # fields: {n} {source_line} {text}
+    user_template: str = ""  # fields: {passages} {question}
 
 
 @dataclass

@@ -98,3 +98,35 @@ class IngestReport:
         data["failed"] = [{"path": p, "reason": r} for p, r in self.failed]
         data["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
         return data
+
+
+@dataclass
+class Citation:
+    """A passage the answer cites: `n` is its number in the prompt, as in "[2]"."""
+
+    n: int
+    source: str
+    title: str
+    section: str
+    page: int | None
+    chunk_id: int
+    text: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    search_query: str = ""
+    evidence: float = 0.0  # estimated probability that the passages answer the question
+    model: str = ""
+    adapter: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,135 @@
+"""Answer a question: retrieve → judge the evidence → prompt → generate → verify → cite.
+
+The generator is small, so the pipeline guards it on both sides. Before
+generating, a calibrated evidence estimate refuses questions the passages cannot
+answer. While generating, each finished sentence is checked against the
+passages — its numbers must appear there, its words must mostly come from
+there, and it must say more than the question did — and only checked sentences
+are passed on. The answer closes with the passages' own key sentences, quoted
+and cited, so every answer shows the words it rests on.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterator, Sequence
+
+from .citations import MarkerFilter, attribute, citation, parse_markers
+from .conversation import standalone_question
+from .evidence import EvidenceModel
+from .generation import Generator
+from .highlighting import Highlight, highlight
+from .prompting import REFUSAL, PromptTemplate, build_prompt
+from .text_overlap import content_words
+from .types import Answer, Hit
+
+_DECLINES = re.compile(
+    r"(?:documents?|passages?|text|context) (?:do not|don't|does not|doesn't) (?:say|contain|mention|provide|include|answer)"
+    r"|not (?:mentioned|provided|specified|stated|included) in|no information|cannot answer|can't answer"
+    r"|(?:do not|don't) know", re.I)
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[\d+\])*\s+")
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+MIN_SUPPORT = 0.75  # share of a sentence's new content words that must come from the passages
+QUOTE_LIMIT = 3
+QUOTES_LEAD = "The documents say: "
+QUOTES_AFTER = "\n\nIn the documents' words: "
+
+
+class Answerer:
+    def __init__(self, search, embed, generator: Generator, evidence: EvidenceModel, k: int,
+                 context_tokens: int, max_new_tokens: int, template: PromptTemplate | None = None):
+        self.search = search
+        self.embed = embed
+        self.generator = generator
+        self.evidence = evidence
+        self.k = k
+        self.context_tokens = context_tokens
+        self.max_new_tokens = max_new_tokens
+        self.template = template or PromptTemplate()
+
+    def stream(self, question: str, history: Sequence[dict] | None = None) -> Iterator[str | Answer]:
+        """Yield the answer's text sentence by sentence as it is checked, then the finished `Answer`.
+        The pieces joined are exactly `Answer.text`."""
+        query = standalone_question(question, history)
+        hits = self.search(query, self.k)
+        answer = Answer(question=question, text="", refused=False, hits=hits, search_query=query,
+                        evidence=round(self.evidence.probability(query, hits), 4),
+                        model=self.generator.source, adapter=self.generator.adapter or None)
+        if not hits or answer.evidence < self.evidence.threshold:
+            yield from self._refuse(answer)
+            return
+        budget = min(self.context_tokens, self.generator.context_window) - self.max_new_tokens
+        prompt = build_prompt(query, hits, self.generator.render, self.generator.count_tokens, budget, self.template)
+        passages = prompt.passages
+        pieces: list[str] = []
+        cited: list[int] = []
+        declined = False
+        for sentence in self._sentences(prompt.messages, len(passages)):
+            if _DECLINES.search(sentence):
+                declined = True
+                break
+            text, numbers = parse_markers(sentence, len(passages))
+            if not verified(text, query, passages):
+                continue
+            numbers = numbers or attribute(text, passages)
+            piece = (" " if pieces else "") + text
+            pieces.append(piece)
+            cited += [n for n in numbers if n not in cited]
+            yield piece
+        if declined and not pieces:
+            yield from self._refuse(answer)
+            return
+        quotes = [q for q in highlight(query, passages, self.embed, QUOTE_LIMIT)
+                  if not _already_said(q.text, "".join(pieces))]
+        if quotes:
+            piece = (QUOTES_AFTER if pieces else QUOTES_LEAD) + " ".join(_quote(q) for q in quotes)
+            pieces.append(piece)
+            cited += [q.n for q in quotes if q.n not in cited]
+            yield piece
+        if not pieces:
+            yield from self._refuse(answer)
+            return
+        answer.text = "".join(pieces)
+        answer.citations = [citation(n, passages[n - 1]) for n in cited]
+        yield answer
+
+    def ask(self, question: str, history: Sequence[dict] | None = None) -> Answer:
+        *_, answer = self.stream(question, history)
+        return answer
+
+    def _sentences(self, messages, n_passages: int) -> Iterator[str]:
+        """The model's output cut into complete sentences (citation markers kept with theirs)."""
+        markers = MarkerFilter(n_passages)
+        buffer = ""
+        for token_text in self.generator.stream(messages, self.max_new_tokens):
+            buffer += markers.feed(token_text)
+            *done, buffer = _SENTENCE_END.split(buffer)
+            yield from (s.strip() for s in done if s.strip())
+        buffer = (buffer + markers.flush()).strip()
+        if re.search(r"[.!?](?:\s*\[\d+\])*$", buffer):  # a fragment cut off by the token bound is dropped
+            yield buffer
+
+    @staticmethod
+    def _refuse(answer: Answer) -> Iterator[str | Answer]:
+        answer.text, answer.refused, answer.citations = REFUSAL, True, []
+        yield answer.text
+        yield answer
+
+
+def verified(sentence: str, question: str, passages: Sequence[Hit]) -> bool:
+    """True when the sentence adds something, and what it adds comes from the passages."""
+    source = " ".join(f"{p.title} {p.section} {p.text}" for p in passages)
+    if any(number.rstrip(".,") not in source for number in _NUMBER.findall(sentence)):
+        return False
+    new_words = content_words(sentence) - content_words(question)
+    if not new_words:
+        return False
+    return len(new_words & content_words(source)) / len(new_words) >= MIN_SUPPORT
+
+
+def _already_said(quote: str, said: str) -> bool:
+    words = content_words(quote)
+    return bool(words) and len(words & content_words(said)) / len(words) >= 0.8
+
+
+def _quote(highlight_: Highlight) -> str:
+    return f"“{highlight_.text}” [{highlight_.n}]"

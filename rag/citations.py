@@ -1,0 +1,93 @@
+"""Citations: read the model's [n] markers, drop the impossible ones, fill in when none are given."""
+from __future__ import annotations
+
+import re
+
+from .text_overlap import content_words
+from .types import Citation, Hit
+
+_MARKER = re.compile(r"\s*\[(\s*\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*\s*)\]")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+MIN_SUPPORT = 0.5  # share of a sentence's content words that must appear in a passage to attribute it
+
+
+def parse_markers(text: str, n_passages: int) -> tuple[str, list[int]]:
+    """The text with invalid markers removed, and the valid passage numbers in order of first use."""
+    cited: list[int] = []
+
+    def keep_valid(match: re.Match) -> str:
+        numbers = _numbers(match.group(1))
+        valid = [n for n in numbers if 1 <= n <= n_passages]
+        for n in valid:
+            if n not in cited:
+                cited.append(n)
+        return (" " + "".join(f"[{n}]" for n in valid)) if valid else ""
+
+    return _MARKER.sub(keep_valid, text).strip(), cited
+
+
+def _numbers(group: str) -> list[int]:
+    numbers: list[int] = []
+    for part in re.split(r"\s*(?:,|;|and)\s*", group.strip()):
+        bounds = re.split(r"\s*[-–]\s*", part)
+        if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit() and int(bounds[1]) - int(bounds[0]) < 10:
+            numbers.extend(range(int(bounds[0]), int(bounds[1]) + 1))
+        elif part.isdigit():
+            numbers.append(int(part))
+    return numbers
+
+
+def attribute(text: str, passages: list[Hit]) -> list[int]:
+    """Passage numbers the answer's sentences come from, by word overlap (for uncited answers)."""
+    words_of = [content_words(f"{p.title} {p.section} {p.text}") for p in passages]
+    found: list[int] = []
+    for sentence in _SENTENCE.split(text):
+        words = content_words(sentence)
+        if not words:
+            continue
+        overlap = [len(words & passage) / len(words) for passage in words_of]
+        best = max(range(len(passages)), key=lambda i: overlap[i], default=None)
+        if best is not None and overlap[best] >= MIN_SUPPORT and best + 1 not in found:
+            found.append(best + 1)
+    return found
+
+
+def cite(text: str, passages: list[Hit]) -> tuple[str, list[Citation]]:
+    """Clean `text` and return the citations it makes (or, if it makes none, the ones it should)."""
+    cleaned, numbers = parse_markers(text, len(passages))
+    if not numbers:
+        numbers = attribute(cleaned, passages)
+    return cleaned, [citation(n, passages[n - 1]) for n in numbers]
+
+
+def citation(n: int, hit: Hit) -> Citation:
+    return Citation(n=n, source=hit.source, title=hit.title, section=hit.section, page=hit.page,
+                    chunk_id=hit.chunk_id, text=hit.text)
+
+
+class MarkerFilter:
+    """Cleans citation markers in a token stream: a "[" is held back until its marker
+    is complete, then passed on if it names a real passage and dropped if not."""
+
+    _PARTIAL = re.compile(r"\[[\d\s,;\-–and]*$")
+
+    def __init__(self, n_passages: int):
+        self.n_passages = n_passages
+        self.pending = ""
+
+    def feed(self, piece: str) -> str:
+        self.pending += piece
+        held = self._PARTIAL.search(self.pending)
+        if held and len(self.pending) - held.start() < 16:
+            ready, self.pending = self.pending[:held.start()], self.pending[held.start():]
+        else:
+            ready, self.pending = self.pending, ""
+        return self._clean(ready)
+
+    def flush(self) -> str:
+        ready, self.pending = self.pending, ""
+        return self._clean(ready)
+
+    def _clean(self, text: str) -> str:
+        return _MARKER.sub(lambda m: "".join(f" [{n}]" for n in _numbers(m.group(1)) if 1 <= n <= self.n_passages),
+                           text)

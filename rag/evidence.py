@@ -1,0 +1,93 @@
+"""How likely is it that the retrieved passages answer the question? A calibrated estimate.
+
+Three features, each cheap and independent of the generator: the best cosine
+similarity, the mean over the top three, and how many of the question's content
+words appear in those passages (a question about "Cook County" is not answered
+by passages that never name it). A logistic model maps them to a probability; its
+weights are fitted on labelled questions (`rag calibrate`) and stored as JSON.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .text_overlap import content_words
+from .types import Hit
+
+FEATURES = ("top_similarity", "mean_similarity_top3", "question_coverage")
+DEFAULT_MODEL = Path(__file__).resolve().parent / "evidence.json"
+
+
+def features(question: str, hits: Sequence[Hit]) -> list[float]:
+    if not hits:
+        return [0.0, 0.0, 0.0]
+    top = hits[:3]
+    asked = content_words(question)
+    seen = set().union(*(content_words(f"{h.title} {h.section} {h.text}") for h in top))
+    coverage = len(asked & seen) / len(asked) if asked else 1.0
+    return [hits[0].similarity, float(np.mean([h.similarity for h in top])), coverage]
+
+
+@dataclass
+class EvidenceModel:
+    weights: list[float] = field(default_factory=lambda: [8.0, 4.0, 4.0])
+    bias: float = -8.0
+    threshold: float = 0.5
+    fitted_on: dict = field(default_factory=dict)
+
+    def probability(self, question: str, hits: Sequence[Hit]) -> float:
+        z = self.bias + sum(w * x for w, x in zip(self.weights, features(question, hits)))
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({"features": FEATURES, **asdict(self)}, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path = "") -> "EvidenceModel":
+        path = Path(path) if path else DEFAULT_MODEL
+        if not path.is_file():
+            return cls()
+        data = json.loads(path.read_text())
+        return cls(data["weights"], data["bias"], data.get("threshold", 0.5), data.get("fitted_on", {}))
+
+
+def fit(rows: list[list[float]], labels: list[int], max_false_refusal: float = 0.1,
+        l2: float = 0.01, steps: int = 5000) -> EvidenceModel:
+    """Logistic regression by gradient descent, then the highest threshold whose
+    false-refusal rate on the answerable rows stays within `max_false_refusal`."""
+    x = np.asarray(rows, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-9
+    xs = (x - mean) / std
+    w, b = np.zeros(x.shape[1]), 0.0
+    positive_weight = (1 - y.mean()) / max(y.mean(), 1e-9)  # balance the classes
+    sample_weight = np.where(y == 1, positive_weight, 1.0)
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(xs @ w + b)))
+        gradient = (p - y) * sample_weight
+        w -= 0.1 * (xs.T @ gradient / len(y) + l2 * w)
+        b -= 0.1 * gradient.mean()
+    weights = w / std  # back to raw feature scale
+    bias = b - float((w * mean / std).sum())
+    scores = 1 / (1 + np.exp(-(x @ weights + bias)))
+    answerable = np.sort(scores[y == 1])
+    cut = answerable[int(math.floor(max_false_refusal * len(answerable)))] if len(answerable) else 0.5
+    threshold = float(min(0.5, cut - 1e-6))
+    refused = scores < threshold
+    return EvidenceModel(
+        weights=[round(float(v), 5) for v in weights], bias=round(float(bias), 5), threshold=round(threshold, 5),
+        fitted_on={"answerable": int(y.sum()), "unanswerable": int(len(y) - y.sum()),
+                   "false_refusal": round(float(refused[y == 1].mean()), 4) if y.sum() else None,
+                   "unanswerable_refused": round(float(refused[y == 0].mean()), 4) if len(y) > y.sum() else None},
+    )
+
+
+def calibrate(search, questions, max_false_refusal: float = 0.1, k: int = 4) -> EvidenceModel:
+    """Fit the evidence model on labelled questions (answerable ones have gold documents)."""
+    rows = [features(q.question, search(q.question, k)) for q in questions]
+    return fit(rows, [int(q.answerable) for q in questions], max_false_refusal)

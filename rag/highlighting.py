@@ -1,0 +1,55 @@
+"""Find the sentences in the retrieved passages that answer the question.
+
+A small generator copes badly with long contexts and may invent, and a reader
+wants to see the exact words an answer rests on. Each passage is split into
+sentences; a sentence is scored by the embedding similarity of "heading:
+sentence" to the question plus the share of the question's content words it
+contains. The best sentence leads; a few more follow if they score close to it,
+with a preference for the best sentence's own passage (fewer, surer citations).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .text_overlap import content_words
+from .types import Hit
+
+_SPLIT = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“(]?[A-Z0-9$])|\n+")
+_MIN_WORDS = 4
+LEXICAL_WEIGHT = 0.3
+RANK_PENALTY = 0.02  # a small prior for passages the retriever ranked higher
+SAME_PASSAGE_BONUS = 0.1
+MAX_GAP = 0.15  # how far below the best sentence a further quote may score
+
+
+@dataclass(frozen=True)
+class Highlight:
+    n: int  # passage number (1-based, as cited)
+    text: str
+    score: float
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip(" -") for s in _SPLIT.split(text) if len(s.split()) >= _MIN_WORDS]
+
+
+def highlight(question: str, passages: Sequence[Hit], embed, limit: int = 3) -> list[Highlight]:
+    """Up to `limit` sentences that answer the question, best first; `embed` gives normalised vectors."""
+    candidates = [(n, hit, s) for n, hit in enumerate(passages, start=1) for s in sentences(hit.text)]
+    if not candidates:
+        return []
+    in_context = [f"{hit.section.split(' > ')[-1]}: {s}" if hit.section else s for _, hit, s in candidates]
+    vectors = embed([question] + in_context)
+    similarity = vectors[1:] @ vectors[0]
+    asked = content_words(question)
+    scores = np.array([
+        cosine + LEXICAL_WEIGHT * (len(asked & content_words(s)) / len(asked) if asked else 0.0) - RANK_PENALTY * (n - 1)
+        for (n, _, s), cosine in zip(candidates, similarity)])
+    best = int(np.argmax(scores))
+    preferred = scores + np.array([SAME_PASSAGE_BONUS if n == candidates[best][0] else 0.0 for n, _, _ in candidates])
+    chosen = [i for i in np.argsort(-preferred, kind="stable")[:limit] if preferred[i] >= scores[best] - MAX_GAP]
+    return [Highlight(candidates[i][0], candidates[i][2], round(float(scores[i]), 4)) for i in chosen]
