@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 import rag
-from rag.errors import IndexLockedError, RagError
+from rag.errors import RagError
 from rag.settings import Settings
 
 from rag.evaluation import evaluate_answers, evaluate_retrieval, read_questions
@@ -61,6 +61,10 @@ def ingest(ctx: typer.Context,
                             wait=wait, log=None if quiet else err)
     except (RagError, OSError) as exc:
         fail(exc)
+    show_report(report, settings.index, quiet, as_json)
+
+
+def show_report(report, index, quiet: bool, as_json: bool):
     if as_json:
         print_json(report)
     elif not quiet or report.failed:
@@ -69,11 +73,27 @@ def ingest(ctx: typer.Context,
         if not quiet:
             for path, reason in report.skipped:
                 err(f"skipped: {path}: {reason}")
-            typer.echo(f"{settings.index}: {report.added} added, {report.updated} updated, {report.renamed} renamed, "
+            typer.echo(f"{index}: {report.added} added, {report.updated} updated, {report.renamed} renamed, "
                        f"{report.removed} removed, {report.unchanged} unchanged, {len(report.failed)} failed; "
                        f"{report.chunks} chunks ({report.embedded} embedded) in {report.seconds:.1f}s "
                        f"[version {report.version}]")
     raise typer.Exit(EXIT_PARTIAL if report.failed else EXIT_OK)
+
+
+@app.command()
+def refresh(ctx: typer.Context,
+            index: Optional[Path] = IndexOption,
+            wait: bool = typer.Option(False, "--wait", help="Wait for another writer instead of failing."),
+            quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing unless something failed."),
+            as_json: bool = JsonOption):
+    """Re-scan the source paths recorded in the index (for cron): same report and exit codes as ingest."""
+    settings = settings_for(ctx, index=str(index) if index else None)
+    try:
+        report = rag.refresh(settings.index, settings, progress=is_tty() and not quiet and not as_json,
+                             wait=wait, log=None if quiet else err)
+    except (RagError, OSError) as exc:
+        fail(exc)
+    show_report(report, settings.index, quiet, as_json)
 
 
 @app.command()

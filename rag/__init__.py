@@ -7,10 +7,10 @@
         print(hit.score, hit.source, hit.section, hit.page)
 """
 from .errors import RagError
-from .ingest import ingest
+from .ingest import ingest, refresh
 from .knowledge_base import KnowledgeBase, open_index as open
 from .settings import Settings
 from .types import Chunk, Document, Hit, IngestReport, Section
 
 __all__ = ["Chunk", "Document", "Hit", "IngestReport", "KnowledgeBase", "RagError", "Section", "Settings",
-           "ingest", "open"]
+           "ingest", "open", "refresh"]

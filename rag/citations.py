@@ -69,7 +69,7 @@ class MarkerFilter:
     """Cleans citation markers in a token stream: a "[" is held back until its marker
     is complete, then passed on if it names a real passage and dropped if not."""
 
-    _PARTIAL = re.compile(r"\[[\d\s,;\-–and]*$")
+    _PARTIAL = re.compile(r"\s*(?:\[[\d\s,;\-–and]*)?$")  # trailing space may precede a marker
 
     def __init__(self, n_passages: int):
         self.n_passages = n_passages
@@ -78,7 +78,7 @@ class MarkerFilter:
     def feed(self, piece: str) -> str:
         self.pending += piece
         held = self._PARTIAL.search(self.pending)
-        if held and len(self.pending) - held.start() < 16:
+        if held.group(0) and len(self.pending) - held.start() < 16:
             ready, self.pending = self.pending[:held.start()], self.pending[held.start():]
         else:
             ready, self.pending = self.pending, ""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 
 from .chunking import CHUNKER_VERSION, Chunker
 from .embedding import Embedder
-from .errors import IndexMismatchError, LoaderError
+from .errors import IndexMismatchError, LoaderError, RagError
 from .index import IndexStore, Manifest, Snapshot
 from .index import lexical, metadata, vectors
 from .index.metadata import ChunkRow, Occurrence
@@ -66,6 +65,21 @@ def ingest(paths, index=None, settings: Settings | None = None, *, progress: boo
             if previous is not None:
                 previous.close()
     report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def refresh(index=None, settings: Settings | None = None, **options) -> IngestReport:
+    """Re-scan every source path the index records: new, changed, renamed and deleted files.
+    A recorded path that has disappeared entirely is reported, and its documents are kept."""
+    settings = settings or Settings.load()
+    store = IndexStore(index or settings.index)
+    roots = [resolve_stored(r, store.root) for r in Manifest.read(store.current_dir()).roots]
+    present = [r for r in roots if r.exists()]
+    if not present:
+        raise RagError(f"none of the source paths recorded in {store.root} exist any more: "
+                       f"{', '.join(map(str, roots))}; ingest the new location with 'rag ingest'")
+    report = ingest(present, store.root, settings, **options)
+    report.failed += [(str(r), "source path is missing; its documents were kept") for r in roots if r not in present]
     return report
 
 
@@ -225,7 +239,3 @@ def _write(store, plan, found, previous, embedder, settings, report, progress) -
 def _chunking_settings(settings: Settings, embedder: Embedder) -> dict:
     return {"max_tokens": min(settings.chunking.max_tokens, embedder.max_tokens),
             "overlap_tokens": settings.chunking.overlap_tokens, "chunker_version": CHUNKER_VERSION}
-
-
-def stderr_log(message: str) -> None:
-    print(message, file=sys.stderr)

@@ -29,20 +29,26 @@ def scan(paths: list[str | Path]) -> Scan:
             raise RagError(f"{path} does not exist; check the path")
         result.roots.append(path.absolute())
         if path.is_dir():
+            root = path.resolve()
             for folder, dirnames, filenames in os.walk(path, followlinks=False):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(filenames):
                     if not name.startswith("."):
-                        _add(Path(folder) / name, result)
+                        _add(Path(folder) / name, result, root)
         else:
             _add(path, result)
     result.files = sorted(set(result.files))
     return result
 
 
-def _add(path: Path, result: Scan) -> None:
-    if not path.exists():
-        result.broken.append((str(path), "broken symbolic link"))
+def _add(path: Path, result: Scan, root: Path | None = None) -> None:
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        result.broken.append((str(path), "broken or looping symbolic link"))
+        return
+    if root is not None and target != root and root not in target.parents:
+        result.broken.append((str(path), f"links outside the source folder {root}; not indexed"))
     elif not path.is_file():
         result.skipped.append((str(path), "not a regular file"))
     elif not is_supported(path):

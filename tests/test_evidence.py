@@ -1,0 +1,43 @@
+import numpy as np
+
+from rag.answering import verified
+from rag.evidence import EvidenceModel, features, fit
+from rag.types import Hit
+
+
+def hit(text, similarity):
+    return Hit(score=1.0, text=text, source="a.md", title="Escrow", section="Cushion", page=None, chunk_id=1,
+               doc_id="d", similarity=similarity)
+
+
+def test_features_measure_similarity_and_coverage():
+    hits = [hit("The escrow cushion is one-sixth of yearly payments.", 0.8), hit("Other text.", 0.4)]
+    top, mean, coverage = features("How big is the escrow cushion?", hits)
+    assert top == 0.8 and abs(mean - 0.6) < 1e-9
+    assert abs(coverage - 2 / 3) < 1e-9  # "escrow" and "cushion" found, "big" not
+    assert features("What is the tax rate in Cook County?", hits)[2] < 0.5
+
+
+def test_fit_separates_and_bounds_false_refusals():
+    rng = np.random.default_rng(0)
+    good = [[0.6 + rng.random() * 0.3, 0.5, 0.8 + rng.random() * 0.2] for _ in range(80)]
+    bad = [[0.2 + rng.random() * 0.3, 0.3, rng.random() * 0.5] for _ in range(40)]
+    model = fit(good + bad, [1] * 80 + [0] * 40, max_false_refusal=0.1)
+    assert model.fitted_on["false_refusal"] <= 0.1
+    assert model.fitted_on["unanswerable_refused"] >= 0.9
+
+
+def test_bundled_model_loads():
+    model = EvidenceModel.load()
+    assert model.fitted_on and 0 < model.threshold < 1
+    assert model.probability("How big is the escrow cushion?", [hit("The escrow cushion is one-sixth.", 0.8)]) > \
+        model.probability("Who won the 1998 World Cup?", [hit("The escrow cushion is one-sixth.", 0.1)])
+
+
+def test_verification_rejects_invented_numbers_and_echoes():
+    passages = [hit("A servicer must send the payoff balance within 7 business days.", 0.7)]
+    question = "How fast must the servicer send a payoff balance?"
+    assert verified("The servicer must send it within 7 business days.", question, passages)
+    assert not verified("The servicer must send it within 10 business days.", question, passages)
+    assert not verified("The servicer must send a payoff balance.", question, passages)
+    assert not verified("Lenders love golden retrievers and sailing boats.", question, passages)
