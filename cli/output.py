@@ -99,9 +99,10 @@ def _cell(value) -> str:
 
 def print_table(title: str, rows: dict, columns: list[str]) -> None:
     typer.echo(f"\n{title}")
-    typer.echo(f"  {'kind':<14}" + "".join(f"{c:>14}" for c in columns))
+    widths = [max(8, len(c) + 2) for c in columns]
+    typer.echo(f"  {'kind':<14}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths)))
     for name, metrics in rows.items():
-        typer.echo(f"  {name:<14}" + "".join(f"{_cell(metrics.get(c)):>14}" for c in columns))
+        typer.echo(f"  {name:<14}" + "".join(f"{_cell(metrics.get(c)):>{w}}" for c, w in zip(columns, widths)))
 
 
 def print_eval_tables(result: dict) -> None:

@@ -83,7 +83,7 @@ class Answerer:
         if quotes:
             piece = (QUOTES_AFTER if pieces else QUOTES_LEAD) + " ".join(_quote(q) for q in quotes)
             pieces.append(piece)
-            cited += [q.n for q in quotes if q.n not in cited]
+            cited += [n for n in dict.fromkeys(q.n for q in quotes) if n not in cited]
             yield piece
         if not pieces:
             yield from self._refuse(answer)

@@ -20,10 +20,14 @@ from .types import Hit
 
 _SPLIT = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“(]?[A-Z0-9$])|\n+")
 _MIN_WORDS = 4
+_MAX_LIST_WORDS = 80
 LEXICAL_WEIGHT = 0.3
 RANK_PENALTY = 0.02  # a small prior for passages the retriever ranked higher
 SAME_PASSAGE_BONUS = 0.1
 MAX_GAP = 0.15  # how far below the best sentence a further quote may score
+QUANTITY_BONUS = 0.1  # "how much / how long / what share" questions are answered by figures
+_ASKS_QUANTITY = re.compile(r"\b(how (much|many|long|soon|quickly|fast|high|low|large|big|old|often)|what (share|percent"
+                            r"|percentage|age|number|amount|rate)|when)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,21 @@ class Highlight:
 
 
 def sentences(text: str) -> list[str]:
-    return [s.strip(" -") for s in _SPLIT.split(text) if len(s.split()) >= _MIN_WORDS]
+    """Sentences and lines; a line ending in ":" takes in the list items that follow it."""
+    out: list[str] = []
+    absorbing = False
+    for raw in _SPLIT.split(text):
+        piece = raw.strip()
+        is_item = piece.startswith("- ")
+        piece = piece.lstrip("- ").strip()
+        if not piece:
+            continue
+        if absorbing and is_item and len(out[-1].split()) + len(piece.split()) <= _MAX_LIST_WORDS:
+            out[-1] += (" " if out[-1][-1] in ".:;!?" else "; ") + piece
+            continue
+        absorbing = piece.endswith(":")
+        out.append(piece)
+    return [s for s in out if len(s.split()) >= _MIN_WORDS]
 
 
 def highlight(question: str, passages: Sequence[Hit], embed, limit: int = 3) -> list[Highlight]:
@@ -46,8 +64,10 @@ def highlight(question: str, passages: Sequence[Hit], embed, limit: int = 3) -> 
     vectors = embed([question] + in_context)
     similarity = vectors[1:] @ vectors[0]
     asked = content_words(question)
+    wants_figure = bool(_ASKS_QUANTITY.search(question))
     scores = np.array([
-        cosine + LEXICAL_WEIGHT * (len(asked & content_words(s)) / len(asked) if asked else 0.0) - RANK_PENALTY * (n - 1)
+        cosine + LEXICAL_WEIGHT * (len(asked & content_words(s)) / len(asked) if asked else 0.0)
+        - RANK_PENALTY * (n - 1) + (QUANTITY_BONUS if wants_figure and re.search(r"\d", s) else 0.0)
         for (n, _, s), cosine in zip(candidates, similarity)])
     best = int(np.argmax(scores))
     preferred = scores + np.array([SAME_PASSAGE_BONUS if n == candidates[best][0] else 0.0 for n, _, _ in candidates])

@@ -75,13 +75,16 @@ def test_bad_files_raise_loader_errors_with_reasons(tmp_path: Path, name, conten
         load_document(path)
 
 
-def test_unreadable_file(tmp_path: Path):
+def test_unreadable_file(tmp_path: Path, monkeypatch):
     import os
 
     path = tmp_path / "secret.md"
     path.write_text("# Secret\n\nText.")
     path.chmod(0)
-    if os.access(path, os.R_OK):  # root reads everything
-        pytest.skip("running as root: permissions are not enforced")
+    if os.access(path, os.R_OK):  # root reads everything: make the read fail as it would for a user
+        real = Path.read_bytes
+        monkeypatch.setattr(Path, "read_bytes",
+                            lambda self: (_ for _ in ()).throw(PermissionError(13, "denied")) if self == path
+                            else real(self))
     with pytest.raises(LoaderError, match="permission denied"):
         load_document(path)
