@@ -4,13 +4,12 @@ Run: python bench/answer_quality.py
 """
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import rag
 from rag.evaluation import evaluate_answers, read_questions
 
-from common import ROOT, SHARED_EVAL, write_results
+from common import ROOT, SHARED_EVAL, shared_eval_index, write_results
 
 
 def measure(index: Path, questions: Path) -> dict:
@@ -21,10 +20,9 @@ def measure(index: Path, questions: Path) -> dict:
 
 def main() -> None:
     results = {"bundled": measure(ROOT / "indexes" / "homeowner", ROOT / "corpora" / "homeowner-questions.jsonl")}
-    if (SHARED_EVAL / "qa_dev.jsonl").is_file():
-        with tempfile.TemporaryDirectory() as index:
-            rag.ingest([SHARED_EVAL / "corpus"], index)
-            results["shared_eval_cfpb"] = measure(Path(index), SHARED_EVAL / "qa_dev.jsonl")
+    with shared_eval_index() as index:
+        if index is not None:
+            results["shared_eval_cfpb"] = measure(index, SHARED_EVAL / "qa_dev.jsonl")
     for corpus, metrics in results.items():
         print(f"{corpus}: {metrics['overall']}")
     write_results("answers", results)

@@ -209,6 +209,23 @@ def calibrate(ctx: typer.Context,
 
 
 @app.command()
+def serve(ctx: typer.Context,
+          index: Optional[Path] = IndexOption,
+          host: Optional[str] = typer.Option(None, "--host", help="Address to listen on (default 127.0.0.1)."),
+          port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Port (default 8000).")):
+    """Serve the OpenAI-compatible API, /search, /ask and a chat page at /."""
+    settings = settings_for(ctx, index=str(index) if index else None, **{"server.host": host, "server.port": port})
+    try:
+        kb = rag.open(settings.index, settings)
+    except RagError as exc:
+        fail(exc)
+    from rag.server import serve as run_server
+
+    err(f"serving {settings.index} on http://{settings.server.host}:{settings.server.port}/")
+    run_server(kb, settings.server.host, settings.server.port)
+
+
+@app.command()
 def info(ctx: typer.Context, index: Optional[Path] = IndexOption, as_json: bool = JsonOption):
     """Show what an index holds and how it was built."""
     settings = settings_for(ctx, index=str(index) if index else None)

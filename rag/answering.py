@@ -70,7 +70,9 @@ class Answerer:
             text, numbers = parse_markers(sentence, len(passages))
             if not verified(text, query, passages):
                 continue
-            numbers = numbers or attribute(text, passages)
+            if not numbers:  # uncited: cite the passage the words come from, visibly
+                numbers = attribute(text, passages)
+                text += "".join(f" [{n}]" for n in numbers)
             piece = (" " if pieces else "") + text
             pieces.append(piece)
             cited += [n for n in numbers if n not in cited]

@@ -8,7 +8,6 @@ read that in about a second.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -20,6 +19,7 @@ from typing import Iterator, Sequence
 
 from . import offline
 from .errors import ModelNotFoundError
+from .scanning import file_sha256
 
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -55,16 +55,8 @@ def resolve_model(model: str | Path, cache_dir: str | Path = "") -> Path:
     raise ModelNotFoundError(f"generation model {path} not found; give a model folder or a .gguf file")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _converted(gguf: Path, cache_dir: Path) -> Path:
-    target = cache_dir / "models" / f"{gguf.stem}-{_sha256(gguf)[:16]}"
+    target = cache_dir / "models" / f"{gguf.stem}-{file_sha256(gguf)[:16]}"
     if (target / "config.json").is_file():
         return target
     offline.prepare()

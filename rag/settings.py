@@ -1,7 +1,8 @@
 """One typed settings object: defaults, then a TOML file, then environment, then flags.
 
 Environment variables are read here and nowhere else:
-``RAG_CONFIG`` names a TOML file, ``RAG_INDEX`` the index directory, and
+``RAG_CONFIG`` names a TOML file, ``RAG_INDEX`` the index directory, ``RAG_API_KEY``
+the HTTP server's key, and
 ``RAG_<SECTION>__<FIELD>`` (e.g. ``RAG_RETRIEVAL__K=8``) any other field.
 """
 from __future__ import annotations
@@ -67,6 +68,19 @@ class GenerationSettings:
 
 
 @dataclass
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: str = ""  # when set, /v1, /search and /ask need "Authorization: Bearer <key>"
+    max_request_bytes: int = 65536
+    max_question_chars: int = 2000
+    concurrency: int = 1  # answers generated at once; the CPU is the limit
+    queue_size: int = 8  # requests allowed to wait for a slot; beyond that, 429
+    queue_timeout_s: float = 60.0  # a request waiting longer gets 429 with Retry-After
+    model_name: str = "rag-homeowner"
+
+
+@dataclass
 class Settings:
     index: str = str(DEFAULT_INDEX)
     cache_dir: str = ""  # empty: the per-user cache directory
@@ -75,6 +89,7 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     generation: GenerationSettings = field(default_factory=GenerationSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
 
     @classmethod
     def load(
@@ -152,6 +167,8 @@ def _from_env(env: Mapping[str, str]) -> dict:
     for key, value in env.items():
         if key == "RAG_INDEX":
             dotted["index"] = value
+        elif key == "RAG_API_KEY":
+            dotted["server.api_key"] = value
         elif key.startswith("RAG_") and "__" in key:
             dotted[key[4:].lower().replace("__", ".")] = value
     return _nest(dotted)
