@@ -88,3 +88,19 @@ def test_unreadable_file(tmp_path: Path, monkeypatch):
                             else real(self))
     with pytest.raises(LoaderError, match="permission denied"):
         load_document(path)
+
+
+def test_image_only_and_encrypted_pdfs_are_explained(tmp_path: Path):
+    import pypdf
+
+    blank = pypdf.PdfWriter()
+    blank.add_blank_page(width=612, height=792)
+    blank.write(tmp_path / "scan.pdf")
+    with pytest.raises(LoaderError, match="no extractable text"):
+        load_document(tmp_path / "scan.pdf")
+
+    locked = pypdf.PdfWriter(clone_from=sorted((REPO / "corpora" / "homeowner").rglob("*.pdf"))[0])
+    locked.encrypt(user_password="secret", algorithm="RC4-128")
+    locked.write(tmp_path / "locked.pdf")
+    with pytest.raises(LoaderError, match="encrypted"):
+        load_document(tmp_path / "locked.pdf")
