@@ -117,7 +117,7 @@ class Chunker:
         words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
         counts = self.count_tokens([text[s:e] for s, e in words])
         pieces: list[_Unit] = []
-        piece_start, used = None, 0
+        piece_start, prev_end, used = None, start, 0
         for (w_start, w_end), tokens in zip(words, counts):
             if piece_start is not None and used + tokens > budget:
                 pieces.append(_Unit(piece_start, prev_end, used))

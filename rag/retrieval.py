@@ -8,7 +8,6 @@ different passages.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from .embedding import Embedder
 from .index import Snapshot, vectors

@@ -1,7 +1,6 @@
 """The bundled corpus, its question files and the shipped default index stay in step."""
 import hashlib
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
