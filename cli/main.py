@@ -23,6 +23,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 INDEX_HELP = "Index directory (default: the bundled homeowner index, or RAG_INDEX)."
 IndexOption = typer.Option(None, "--index", "-i", help=INDEX_HELP)
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
+NoAdapterOption = typer.Option(False, "--no-adapter", help="Answer with the base model, without the LoRA adapter.")
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED = 0, 1, 2
 
@@ -118,11 +119,12 @@ def search(ctx: typer.Context,
 def ask(ctx: typer.Context,
         question: str = typer.Argument(..., help="A question in plain words."),
         index: Optional[Path] = IndexOption,
+        no_adapter: bool = NoAdapterOption,
         as_json: bool = JsonOption):
     """Answer QUESTION from the documents, citing them; says so when they don't answer it."""
     settings = settings_for(ctx, index=str(index) if index else None)
     try:
-        kb = rag.open(settings.index, settings)
+        kb = rag.open(settings.index, settings, use_adapter=not no_adapter)
         if as_json:
             print_json(kb.ask(question))
             return
@@ -133,11 +135,11 @@ def ask(ctx: typer.Context,
 
 
 @app.command()
-def chat(ctx: typer.Context, index: Optional[Path] = IndexOption):
+def chat(ctx: typer.Context, index: Optional[Path] = IndexOption, no_adapter: bool = NoAdapterOption):
     """Ask questions one after another; follow-ups use the conversation. Empty line or Ctrl-D quits."""
     settings = settings_for(ctx, index=str(index) if index else None)
     try:
-        kb = rag.open(settings.index, settings)
+        kb = rag.open(settings.index, settings, use_adapter=not no_adapter)
     except RagError as exc:
         fail(exc)
     history: list[dict] = []
@@ -166,19 +168,24 @@ def evaluate(ctx: typer.Context,
              retrieval_only: bool = typer.Option(False, "--retrieval-only", help="Skip answering; retrieval metrics only."),
              limit: int = typer.Option(0, "--limit", min=0, help="Use only the first N questions."),
              out: Optional[Path] = typer.Option(None, "--out", help="Write the metrics and every answer as JSON here."),
+             ab: bool = typer.Option(False, "--ab", help="Answer twice, with and without the adapter, side by side."),
+             no_adapter: bool = NoAdapterOption,
              as_json: bool = JsonOption):
     """Measure retrieval (hit@1/3/5, MRR), answers, citations and refusals on a question file."""
     settings = settings_for(ctx, index=str(index) if index else None)
     try:
         qs = read_questions(questions)[: limit or None]
-        kb = rag.open(settings.index, settings)
+        kb = rag.open(settings.index, settings, use_adapter=not no_adapter)
         result = {"questions": str(questions), "index": str(settings.index),
                   "retrieval": evaluate_retrieval(kb, qs)}
         if not retrieval_only:
             progress = None if as_json else lambda i, n, r: err(f"  {i}/{n} {r.id} "
                                                                  f"{'refused' if r.refused else 'answered'}")
-            result["answers"], records = evaluate_answers(kb.ask, qs, progress)
-            result["records"] = records
+            runs = {"adapter": kb, "base": rag.open(settings.index, settings, use_adapter=False)} if ab else {"": kb}
+            for name, knowledge_base in runs.items():
+                label = f"answers ({name}: {knowledge_base.answerer.generator.adapter or 'no adapter'})" if name \
+                    else "answers"
+                result[label], result[f"records {name}".strip()] = evaluate_answers(knowledge_base.ask, qs, progress)
     except RagError as exc:
         fail(exc)
     if out:
@@ -212,17 +219,66 @@ def calibrate(ctx: typer.Context,
 def serve(ctx: typer.Context,
           index: Optional[Path] = IndexOption,
           host: Optional[str] = typer.Option(None, "--host", help="Address to listen on (default 127.0.0.1)."),
-          port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Port (default 8000).")):
+          port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Port (default 8000)."),
+          no_adapter: bool = NoAdapterOption):
     """Serve the OpenAI-compatible API, /search, /ask and a chat page at /."""
     settings = settings_for(ctx, index=str(index) if index else None, **{"server.host": host, "server.port": port})
     try:
-        kb = rag.open(settings.index, settings)
+        kb = rag.open(settings.index, settings, use_adapter=not no_adapter)
     except RagError as exc:
         fail(exc)
     from rag.server import serve as run_server
 
     err(f"serving {settings.index} on http://{settings.server.host}:{settings.server.port}/")
     run_server(kb, settings.server.host, settings.server.port)
+
+
+@app.command(name="tune-data")
+def tune_data(ctx: typer.Context,
+              pairs: List[Path] = typer.Argument(..., help="Question/answer pair files (question, answer, doc, support)."),
+              out: Path = typer.Option(..., "--out", help="Where to write the training examples (JSONL)."),
+              index: Optional[Path] = IndexOption):
+    """Build LoRA training examples: each pair with the passages the real retriever returns."""
+    from rag.tuning.data import build_examples, read_pairs, write_examples
+
+    settings = settings_for(ctx, index=str(index) if index else None)
+    try:
+        kb = rag.open(settings.index, settings)
+        card = write_examples(build_examples(read_pairs(pairs), kb), out, pairs)
+    except (RagError, OSError, ValueError, KeyError) as exc:
+        fail(exc)
+    typer.echo(json.dumps(card, indent=2))
+
+
+@app.command()
+def tune(ctx: typer.Context,
+         data: Path = typer.Option(..., "--data", help="Training examples from 'rag tune-data'."),
+         out: Path = typer.Option(..., "--out", help="Adapter folder to write (a standard PEFT adapter)."),
+         merge: Optional[Path] = typer.Option(None, "--merge", help="Also write merged full weights here."),
+         rank: int = typer.Option(8, help="LoRA rank."),
+         alpha: int = typer.Option(16, help="LoRA alpha."),
+         learning_rate: float = typer.Option(3e-4, help="Peak learning rate."),
+         epochs: int = typer.Option(1, help="Passes over the training examples."),
+         max_steps: int = typer.Option(0, help="Stop after this many optimiser steps (0: no bound)."),
+         max_minutes: float = typer.Option(25.0, help="Wall-clock bound for training."),
+         seed: int = typer.Option(0, help="Random seed.")):
+    """Train a LoRA adapter for the generator on grounded answering (loss on answer tokens only)."""
+    from rag.generation import resolve_model
+    from rag.tuning import TrainingConfig, merge_adapter, train
+
+    settings = settings_for(ctx)
+    try:
+        examples = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
+        base = resolve_model(settings.generation.model, settings.cache_dir)
+        config = TrainingConfig(rank=rank, alpha=alpha, learning_rate=learning_rate, epochs=epochs,
+                                max_steps=max_steps, max_minutes=max_minutes, seed=seed)
+        card = train(examples, base, out, config, progress=err)
+        if merge:
+            merge_adapter(base, out, merge)
+    except (RagError, OSError, ValueError, KeyError) as exc:
+        fail(exc)
+    typer.echo(f"wrote {out}: {card['steps']} steps, best validation loss {card['best_validation_loss']}, "
+               f"{card['wall_seconds']:.0f}s ({card['stopped']})" + (f"; merged weights in {merge}" if merge else ""))
 
 
 @app.command()

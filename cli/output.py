@@ -105,12 +105,20 @@ def print_table(title: str, rows: dict, columns: list[str]) -> None:
         typer.echo(f"  {name:<14}" + "".join(f"{_cell(metrics.get(c)):>{w}}" for c, w in zip(columns, widths)))
 
 
+ANSWER_COLUMNS = ["n", "correct", "phrase_recall", "citation_precision", "unanswerable_refused", "false_refusal",
+                  "seconds_per_question"]
+
+
 def print_eval_tables(result: dict) -> None:
     retrieval = result["retrieval"]
     print_table("Retrieval (answerable questions; gold document among the top hits)",
                 {**retrieval["by_kind"], "overall": retrieval["overall"]}, ["n", "hit@1", "hit@3", "hit@5", "mrr"])
-    if "answers" in result:
-        answers = result["answers"]
-        print_table("Answers", {**answers["by_kind"], "overall": answers["overall"]},
-                    ["n", "correct", "phrase_recall", "citation_precision", "unanswerable_refused", "false_refusal",
-                     "seconds_per_question"])
+    runs = {k: v for k, v in result.items() if k.startswith("answers")}
+    for label, answers in runs.items():
+        print_table(label.capitalize(), {**answers["by_kind"], "overall": answers["overall"]}, ANSWER_COLUMNS)
+    if len(runs) == 2:
+        (a_label, a), (b_label, b) = runs.items()
+        difference = {c: (a["overall"][c] - b["overall"][c]) if isinstance(a["overall"].get(c), float)
+                      and isinstance(b["overall"].get(c), float) else None for c in ANSWER_COLUMNS}
+        print_table("Overall, side by side", {"adapter": a["overall"], "base": b["overall"],
+                                              "difference": difference}, ANSWER_COLUMNS)

@@ -76,5 +76,10 @@ class KnowledgeBase:
         return {"index": str(self.store.root), "version": snapshot.version, **snapshot.manifest.__dict__}
 
 
-def open_index(index: str | Path | None = None, settings: Settings | None = None) -> KnowledgeBase:
+def open_index(index: str | Path | None = None, settings: Settings | None = None,
+               use_adapter: bool = True) -> KnowledgeBase:
+    """Open an index; `use_adapter=False` answers with the base model, without the LoRA adapter."""
+    settings = settings or Settings.load()
+    if not use_adapter:
+        settings = settings.with_overrides(generation__adapter="")
     return KnowledgeBase(index, settings)

@@ -1,0 +1,83 @@
+"""Training examples from the project's own corpus, shaped exactly like answering prompts.
+
+Each question/answer pair written for `corpora/homeowner` becomes a prompt with
+the passages the real retriever returns for it (distractors included); the
+target is the answer with the number of the passage holding its support. If
+retrieval missed that passage, it takes the last slot, so the target is always
+grounded. Some questions are paired with passages retrieved for an unrelated
+question; their target is the refusal sentence.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+from typing import Iterable
+
+from ..prompting import REFUSAL, PromptTemplate, build_prompt
+from ..types import Hit
+
+REFUSAL_SHARE = 0.15
+
+
+def read_pairs(paths: Iterable[Path]) -> list[dict]:
+    pairs = []
+    for path in paths:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                pairs.append(json.loads(line))
+    return pairs
+
+
+def _holds(hit: Hit, doc: str, support: str) -> bool:
+    same_doc = Path(hit.source).as_posix().endswith("/" + doc)
+    return same_doc and " ".join(support.split()[:8]) in " ".join(hit.text.split())
+
+
+def build_examples(pairs: list[dict], kb, passages: int = 3, prompt_tokens: int = 700,
+                   seed: int = 0, template: PromptTemplate | None = None) -> list[dict]:
+    """JSON-ready examples: {"messages", "target", "kind", "question", "doc"}."""
+    rng = random.Random(seed)
+    generator = kb.answerer.generator
+    examples = []
+    order = list(range(len(pairs)))
+    rng.shuffle(order)
+    refusals = set(order[: int(len(order) * REFUSAL_SHARE)])
+    for index, pair in enumerate(pairs):
+        question = pair["question"]
+        if index in refusals:
+            other = pairs[(index + len(pairs) // 2) % len(pairs)]
+            hits = [h for h in kb.search(other["question"], passages + 2)
+                    if not Path(h.source).as_posix().endswith("/" + pair["doc"])][:passages]
+            target, kind = REFUSAL, "unanswerable"
+        else:
+            hits = kb.search(question, passages)
+            position = next((i for i, h in enumerate(hits) if _holds(h, pair["doc"], pair["support"])), None)
+            if position is None:
+                gold = [h for h in kb.search(pair["support"], 5) if _holds(h, pair["doc"], pair["support"])]
+                if not gold:
+                    continue  # the support is not one passage (it spans a chunk boundary): skip it
+                hits = hits[: passages - 1] + gold[:1]
+                position = len(hits) - 1
+            target, kind = f"{pair['answer'].strip()} [{position + 1}]", "answerable"
+        prompt = build_prompt(question, hits, generator.render, generator.count_tokens, prompt_tokens, template)
+        if kind == "answerable" and int(target.rsplit("[", 1)[1].rstrip("]")) > len(prompt.passages):
+            continue
+        examples.append({"messages": prompt.messages, "target": target, "kind": kind,
+                         "question": question, "doc": pair["doc"]})
+    return examples
+
+
+def write_examples(examples: list[dict], path: Path, sources: list[Path]) -> dict:
+    text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in examples)
+    path.write_text(text, encoding="utf-8")
+    card = {"examples": len(examples), "answerable": sum(e["kind"] == "answerable" for e in examples),
+            "unanswerable": sum(e["kind"] == "unanswerable" for e in examples),
+            "sha256": hashlib.sha256(text.encode()).hexdigest(), "sources": [str(s) for s in sources],
+            "how_built": "rag tune-data: each hand-written pair with the passages the retriever returns for it "
+                         "(3, distractors included; the supporting passage put in the last slot if missed), target "
+                         f"= answer + [n]; {REFUSAL_SHARE:.0%} of questions paired with unrelated passages and the "
+                         "refusal sentence. Built from corpora/homeowner only."}
+    (path.parent / "DATA_CARD.json").write_text(json.dumps(card, indent=2) + "\n")
+    return card

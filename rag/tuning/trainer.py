@@ -1,0 +1,140 @@
+"""A plain CPU training loop for a PEFT LoRA adapter; loss on the answer tokens only.
+
+Fixed seed, gradient accumulation, a validation split checked every few steps
+with early stopping (the best adapter is what is kept), and a wall-clock bound.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .. import offline
+
+
+@dataclass
+class TrainingConfig:
+    rank: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    learning_rate: float = 3e-4
+    epochs: int = 1
+    accumulation: int = 4
+    max_tokens: int = 900
+    validation_share: float = 0.1
+    validate_every: int = 10  # optimiser steps
+    patience: int = 3
+    max_steps: int = 0  # 0: no bound besides epochs and time
+    max_minutes: float = 25.0
+    seed: int = 0
+    threads: int = 0
+
+
+def _encode(tokenizer, example: dict, max_tokens: int):
+    prompt = tokenizer.apply_chat_template(example["messages"], tokenize=False, add_generation_prompt=True)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    target_ids = tokenizer(example["target"] + "<|im_end|>", add_special_tokens=False)["input_ids"]
+    ids = prompt_ids + target_ids
+    if len(ids) > max_tokens:
+        return None
+    return ids, [-100] * len(prompt_ids) + target_ids
+
+
+def _folder_hash(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(folder.glob("*.safetensors")) + [folder / "config.json"]:
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def train(examples: list[dict], base_folder: Path, out: Path, config: TrainingConfig | None = None,
+          progress: Callable[[str], None] | None = None) -> dict:
+    """Train, save the best adapter and a training card to `out`; return the card."""
+    config = config or TrainingConfig()
+    offline.prepare()
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    started = time.perf_counter()
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    tokenizer = AutoTokenizer.from_pretrained(str(base_folder), local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(str(base_folder), dtype=torch.float32, local_files_only=True)
+    model = get_peft_model(model, LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
+                                             target_modules=list(config.target_modules), task_type="CAUSAL_LM"))
+    encoded = [e for e in (_encode(tokenizer, x, config.max_tokens) for x in examples) if e is not None]
+    random.Random(config.seed).shuffle(encoded)
+    n_val = max(1, int(len(encoded) * config.validation_share))
+    validation, training = encoded[:n_val], encoded[n_val:]
+    optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
+    total_steps = math.ceil(len(training) * config.epochs / config.accumulation)
+    if config.max_steps:
+        total_steps = min(total_steps, config.max_steps)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: max(0.1, 1 - s / max(1, total_steps)))
+
+    def loss_of(ids, labels):
+        return model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss
+
+    def validate() -> float:
+        model.eval()
+        with torch.no_grad():
+            value = sum(float(loss_of(*pair)) for pair in validation) / len(validation)
+        model.train()
+        return value
+
+    curve, best, stale, step, stopped = [], validate(), 0, 0, "epochs done"
+    curve.append({"step": 0, "validation_loss": round(best, 4)})
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out))
+    model.train()
+    running = []
+    stream = [pair for _ in range(config.epochs) for pair in training]
+    for index, (ids, labels) in enumerate(stream, start=1):
+        loss = loss_of(ids, labels) / config.accumulation
+        loss.backward()
+        running.append(float(loss.detach()) * config.accumulation)
+        if index % config.accumulation:
+            continue
+        optimiser.step()
+        schedule.step()
+        optimiser.zero_grad()
+        step += 1
+        train_loss = sum(running) / len(running)
+        running = []
+        if progress:
+            progress(f"step {step}/{total_steps} loss {train_loss:.4f} ({time.perf_counter() - started:.0f}s)")
+        if step % config.validate_every == 0 or step == total_steps:
+            value = validate()
+            curve.append({"step": step, "train_loss": round(train_loss, 4), "validation_loss": round(value, 4)})
+            if progress:
+                progress(f"step {step}: validation loss {value:.4f} (best {best:.4f})")
+            if value < best - 1e-4:
+                best, stale = value, 0
+                model.save_pretrained(str(out))
+            else:
+                stale += 1
+                if stale >= config.patience:
+                    stopped = "early stopping"
+                    break
+        if step >= total_steps:
+            break
+        if time.perf_counter() - started > config.max_minutes * 60:
+            stopped = "time bound"
+            break
+    data_hash = hashlib.sha256(json.dumps(examples, sort_keys=True).encode()).hexdigest()
+    card = {"base_model": str(base_folder), "base_model_sha256": _folder_hash(base_folder), "data_sha256": data_hash,
+            "examples": {"train": len(training), "validation": len(validation),
+                         "skipped_too_long": len(examples) - len(encoded)},
+            "config": asdict(config), "steps": step, "stopped": stopped, "best_validation_loss": round(best, 4),
+            "curve": curve, "wall_seconds": round(time.perf_counter() - started, 1)}
+    (out / "training_card.json").write_text(json.dumps(card, indent=2) + "\n")
+    return card

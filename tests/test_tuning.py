@@ -1,0 +1,110 @@
+"""LoRA tuning: data shape, no evaluation text in training data, a tiny real training run, merging."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import rag
+from rag.generation import Generator, resolve_model
+from rag.prompting import REFUSAL
+from rag.tuning import TrainingConfig, build_examples, merge_adapter, train
+from rag.tuning.data import read_pairs
+
+from .conftest import REPO
+
+TRAINING = REPO / "corpora" / "training"
+SHARED_EVAL = REPO.parent / "shared" / "eval"
+
+
+def normal(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+@pytest.mark.slow
+def test_examples_are_prompts_with_grounded_targets():
+    kb = rag.open(REPO / "indexes" / "homeowner", rag.Settings.load(env={}))
+    pairs = read_pairs(sorted(TRAINING.glob("qa-*.jsonl")))[:14]
+    examples = build_examples(pairs, kb)
+    assert len(examples) >= 10
+    kinds = {e["kind"] for e in examples}
+    assert kinds == {"answerable", "unanswerable"}
+    for example in examples:
+        system, user = example["messages"]
+        assert system["role"] == "system" and user["role"] == "user" and "Question:" in user["content"]
+        if example["kind"] == "unanswerable":
+            assert example["target"] == REFUSAL
+        else:
+            n = int(re.search(r"\[(\d+)\]$", example["target"]).group(1))
+            assert f"[{n}] " in user["content"]
+
+
+def test_shipped_examples_match_their_card():
+    card = json.loads((TRAINING / "DATA_CARD.json").read_text())
+    text = (TRAINING / "examples.jsonl").read_text(encoding="utf-8")
+    import hashlib
+
+    assert hashlib.sha256(text.encode()).hexdigest() == card["sha256"]
+    assert card["examples"] == len(text.splitlines()) >= 200
+
+
+def test_no_evaluation_question_is_trained_on():
+    evaluation = {normal(json.loads(l)["question"]) for l in
+                  (REPO / "corpora" / "homeowner-questions.jsonl").read_text().splitlines() if l.strip()}
+    if (SHARED_EVAL / "qa_dev.jsonl").is_file():
+        evaluation |= {normal(json.loads(l)["question"]) for l in
+                       (SHARED_EVAL / "qa_dev.jsonl").read_text().splitlines() if l.strip()}
+    trained = {normal(p["question"]) for p in read_pairs(sorted(TRAINING.glob("qa-*.jsonl")))}
+    assert not evaluation & trained
+
+
+@pytest.mark.skipif(not (SHARED_EVAL / "corpus").is_dir(), reason="needs ../shared/eval")
+def test_no_shared_eval_text_leaks_into_training_data():
+    from rag.loaders import load_document
+
+    shingles = set()
+    for path in (SHARED_EVAL / "corpus").iterdir():
+        try:
+            words = normal(load_document(path).text).split()
+        except rag.RagError:
+            continue
+        shingles |= {" ".join(words[i:i + 12]) for i in range(len(words) - 11)}
+    text = normal((TRAINING / "examples.jsonl").read_text() + " ".join(
+        p.read_text() for p in TRAINING.glob("qa-*.jsonl")))
+    words = text.split()
+    assert not [" ".join(words[i:i + 12]) for i in range(len(words) - 11) if " ".join(words[i:i + 12]) in shingles]
+
+
+def tiny_examples():
+    passage = "[1] Escrow — Cushion\nThe servicer may keep a cushion of up to one-sixth of yearly escrow payments."
+    return [{"messages": [{"role": "system", "content": "Answer from the passages and cite [n]."},
+                          {"role": "user", "content": f"Passages:\n\n{passage}\n\nQuestion: {q}"}],
+             "target": "The cushion can be up to one-sixth of the yearly escrow payments [1].",
+             "kind": "answerable"} for q in ("How big is the cushion?", "What cushion may a servicer hold?",
+                                            "Is there a limit on the escrow cushion?", "Escrow cushion size?",
+                                            "How much extra can escrow hold?", "Cushion limit?")]
+
+
+@pytest.mark.slow
+def test_tiny_training_changes_outputs_and_merge_matches(tmp_path):
+    import torch
+
+    base = resolve_model("")
+    adapter = tmp_path / "adapter"
+    config = TrainingConfig(max_steps=2, accumulation=2, learning_rate=5e-3, validation_share=0.34,
+                            validate_every=1, patience=5, max_tokens=256)
+    card = train(tiny_examples(), base, adapter, config)
+    assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
+    assert card["steps"] == 2 and card["base_model_sha256"] and card["data_sha256"]
+    assert card["curve"][-1]["validation_loss"] < card["curve"][0]["validation_loss"]
+
+    messages = tiny_examples()[0]["messages"]
+    plain, tuned = Generator(str(base), max_new_tokens=12), Generator(str(base), adapter=adapter, max_new_tokens=12)
+    ids = plain.tokenizer(plain.render(messages), return_tensors="pt", add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        difference = (plain.model(ids).logits - tuned.model(ids).logits).abs().max().item()
+    assert difference > 1e-3
+
+    merged = merge_adapter(base, adapter, tmp_path / "merged")
+    assert any(merged.glob("*.safetensors"))
+    assert Generator(str(merged), max_new_tokens=12).generate(messages) == tuned.generate(messages)
