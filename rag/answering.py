@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Iterator, Sequence
 
-from .citations import MarkerFilter, attribute, citation, parse_markers
+from .citations import MarkerFilter, checked, citation, parse_markers
 from .conversation import standalone_question
 from .evidence import EvidenceModel
 from .generation import Generator
@@ -60,6 +60,8 @@ class Answerer:
         budget = min(self.context_tokens, self.generator.context_window) - self.max_new_tokens
         prompt = build_prompt(query, hits, self.generator.render, self.generator.count_tokens, budget, self.template)
         passages = prompt.passages
+        key = highlight(query, passages, self.embed, QUOTE_LIMIT)
+        grounds = {q.n for q in key}  # the passages the answer may rest on
         pieces: list[str] = []
         cited: list[int] = []
         declined = False
@@ -70,9 +72,14 @@ class Answerer:
             text, numbers = parse_markers(sentence, len(passages))
             if not verified(text, query, passages):
                 continue
-            if not numbers:  # uncited: cite the passage the words come from, visibly
-                numbers = attribute(text, passages)
-                text += "".join(f" [{n}]" for n in numbers)
+            # The model's numbers only where the passage agrees, and only passages holding key evidence:
+            # a sentence drawn from elsewhere has drifted from what answers the question.
+            supported = [n for n in checked(text, numbers, passages) if n in grounds]
+            if not supported:
+                continue
+            if supported != numbers:
+                text = re.sub(r"\s*\[\d+\]", "", text) + "".join(f" [{n}]" for n in supported)
+                numbers = supported
             piece = (" " if pieces else "") + text
             pieces.append(piece)
             cited += [n for n in numbers if n not in cited]
@@ -80,8 +87,7 @@ class Answerer:
         if declined and not pieces:
             yield from self._refuse(answer)
             return
-        quotes = [q for q in highlight(query, passages, self.embed, QUOTE_LIMIT)
-                  if not _already_said(q.text, "".join(pieces))]
+        quotes = [q for q in key if not _already_said(q.text, "".join(pieces))]
         if quotes:
             piece = (QUOTES_AFTER if pieces else QUOTES_LEAD) + " ".join(_quote(q) for q in quotes)
             pieces.append(piece)

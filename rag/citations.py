@@ -37,6 +37,18 @@ def _numbers(group: str) -> list[int]:
     return numbers
 
 
+def overlap(text: str, passage: Hit) -> float:
+    """Share of the text's content words that the passage contains."""
+    words = content_words(text)
+    return len(words & content_words(f"{passage.title} {passage.section} {passage.text}")) / len(words) if words else 0.0
+
+
+def checked(text: str, numbers: list[int], passages: list[Hit]) -> list[int]:
+    """The cited numbers whose passage supports the text; if none does, the passages that do."""
+    kept = [n for n in numbers if overlap(text, passages[n - 1]) >= MIN_SUPPORT]
+    return kept or attribute(text, passages)
+
+
 def attribute(text: str, passages: list[Hit]) -> list[int]:
     """Passage numbers the answer's sentences come from, by word overlap (for uncited answers)."""
     words_of = [content_words(f"{p.title} {p.section} {p.text}") for p in passages]

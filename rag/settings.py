@@ -24,6 +24,11 @@ else:  # pragma: no cover
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INDEX = PROJECT_ROOT / "indexes" / "homeowner"
+BUNDLED_ADAPTER = PROJECT_ROOT / "adapters" / "homeowner"
+
+
+def _bundled_adapter() -> str:
+    return str(BUNDLED_ADAPTER) if (BUNDLED_ADAPTER / "adapter_config.json").is_file() else ""
 
 
 @dataclass
@@ -57,7 +62,7 @@ class RetrievalSettings:
 @dataclass
 class GenerationSettings:
     model: str = ""  # a causal-LM folder or a .gguf file; empty means bundled SmolLM2
-    adapter: str = ""  # a PEFT LoRA adapter folder; empty means none
+    adapter: str = field(default_factory=_bundled_adapter)  # a PEFT LoRA folder; "" for the base model
     max_new_tokens: int = 160
     context_tokens: int = 2048  # prompt plus answer; bounded by the model's own window too
     passages: int = 4  # retrieved passages offered to the model

@@ -67,3 +67,16 @@ def test_bad_model_paths_are_clear_errors(tmp_path):
         resolve_model(tmp_path / "missing.gguf")
     with pytest.raises(ModelNotFoundError, match="no config.json"):
         resolve_model(tmp_path)
+
+
+def test_shipped_adapter_answers_by_default_and_can_be_turned_off():
+    from rag.settings import BUNDLED_ADAPTER
+
+    if not (BUNDLED_ADAPTER / "adapter_config.json").is_file():
+        pytest.skip("no adapter shipped")
+    tuned = rag.open(REPO / "indexes" / "homeowner", rag.Settings.load(env={}))
+    base = rag.open(REPO / "indexes" / "homeowner", rag.Settings.load(env={}), use_adapter=False)
+    assert tuned.answerer.generator.adapter == str(BUNDLED_ADAPTER)
+    assert base.answerer.generator.adapter == ""
+    answer = tuned.ask("What does an escrow account pay for?")
+    assert answer.adapter == str(BUNDLED_ADAPTER) and not answer.refused

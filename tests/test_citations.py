@@ -39,3 +39,11 @@ def test_marker_filter_streams_like_the_batch_parser():
         stream = MarkerFilter(2)
         out = "".join(stream.feed(text[i:i + size]) for i in range(0, len(text), size)) + stream.flush()
         assert out == parse_markers(text, 2)[0]
+
+
+def test_a_citation_the_passage_does_not_support_is_replaced():
+    from rag.citations import checked
+
+    sentence = "PMI ends automatically at 78 percent of the original value."
+    assert checked(sentence, [1], PASSAGES) == [2]  # the model said [1]; passage 2 holds it
+    assert checked(sentence, [2], PASSAGES) == [2]
