@@ -64,14 +64,6 @@ def attribute(text: str, passages: list[Hit]) -> list[int]:
     return found
 
 
-def cite(text: str, passages: list[Hit]) -> tuple[str, list[Citation]]:
-    """Clean `text` and return the citations it makes (or, if it makes none, the ones it should)."""
-    cleaned, numbers = parse_markers(text, len(passages))
-    if not numbers:
-        numbers = attribute(cleaned, passages)
-    return cleaned, [citation(n, passages[n - 1]) for n in numbers]
-
-
 def citation(n: int, hit: Hit) -> Citation:
     return Citation(n=n, source=hit.source, title=hit.title, section=hit.section, page=hit.page,
                     chunk_id=hit.chunk_id, text=hit.text)

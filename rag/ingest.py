@@ -204,16 +204,18 @@ def _write(store, plan, found, previous, embedder, settings, report, progress) -
                     next_id += 1
             occurrences.append(Occurrence(rows[key].id, doc.doc_id, ordinal, section, page, start, end))
     new_rows = [r for r in rows.values() if r.id not in old_vectors]
-    fresh_vectors = embedder.embed([r.embed_text for r in new_rows], progress=progress)
+    # A refresh that only removes or renames needs no model: the dimension is in the old manifest.
+    dimension = previous.manifest.embedding["dimension"] if reusable and not new_rows else embedder.dimension
     by_id = dict(old_vectors)
-    by_id.update({r.id: v for r, v in zip(new_rows, fresh_vectors)})
+    if new_rows:
+        by_id.update(zip((r.id for r in new_rows), embedder.embed([r.embed_text for r in new_rows], progress=progress)))
     ids = np.array([r.id for r in rows.values()], dtype=np.int64)
-    matrix = np.stack([by_id[i] for i in ids]) if len(ids) else np.zeros((0, embedder.dimension), np.float32)
+    matrix = np.stack([by_id[i] for i in ids]) if len(ids) else np.zeros((0, dimension), np.float32)
     report.embedded, report.chunks = len(new_rows), len(rows)
 
     staged = store.new_version_dir()
     name = store.next_version_name()
-    vectors.write(vectors.build(matrix, ids, embedder.dimension), staged)
+    vectors.write(vectors.build(matrix, ids, dimension), staged)
     metadata.write(staged, [(d.doc_id, d.stored, d.title, d.kind, d.sha256) for d in plan], rows.values(), occurrences)
     lexical.build_and_write([r.embed_text for r in rows.values()], ids, staged)
     chunk_counts: dict[str, int] = {}
@@ -222,7 +224,7 @@ def _write(store, plan, found, previous, embedder, settings, report, progress) -
     old_roots = previous.manifest.roots if previous is not None else []
     Manifest(
         embedding={"model": embedder.name, "path": str(embedder.path), "fingerprint": embedder.fingerprint,
-                   "dimension": embedder.dimension, "normalized": True, "metric": "inner_product",
+                   "dimension": dimension, "normalized": True, "metric": "inner_product",
                    "max_tokens": embedder.max_tokens},
         chunking=_chunking_settings(settings, embedder),
         lexical=dict(lexical.SETTINGS),

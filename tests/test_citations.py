@@ -1,4 +1,4 @@
-from rag.citations import MarkerFilter, attribute, cite, parse_markers
+from rag.citations import MarkerFilter, attribute, checked, citation, parse_markers
 from rag.types import Hit
 
 
@@ -23,8 +23,9 @@ def test_ranges_and_lists():
 
 
 def test_uncited_answer_is_attributed_by_overlap():
-    text, citations = cite("Private mortgage insurance ends automatically at 78 percent of the original value.",
-                           PASSAGES)
+    text, numbers = parse_markers("Private mortgage insurance ends automatically at 78 percent of the original value.",
+                                  len(PASSAGES))
+    citations = [citation(n, PASSAGES[n - 1]) for n in checked(text, numbers, PASSAGES)]
     assert [c.n for c in citations] == [2] and citations[0].source == "pmi.md"
     assert citations[0].text == PASSAGES[1].text
 
@@ -42,8 +43,6 @@ def test_marker_filter_streams_like_the_batch_parser():
 
 
 def test_a_citation_the_passage_does_not_support_is_replaced():
-    from rag.citations import checked
-
     sentence = "PMI ends automatically at 78 percent of the original value."
     assert checked(sentence, [1], PASSAGES) == [2]  # the model said [1]; passage 2 holds it
     assert checked(sentence, [2], PASSAGES) == [2]

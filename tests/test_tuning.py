@@ -1,7 +1,6 @@
 """LoRA tuning: data shape, no evaluation text in training data, a tiny real training run, merging."""
 import json
 import re
-from pathlib import Path
 
 import pytest
 
