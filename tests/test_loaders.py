@@ -42,6 +42,18 @@ def test_html_keeps_prose_drops_boilerplate_and_template_markup():
     assert {"Lock period", "Float down", "Rate locks", "When to lock"} <= headings
 
 
+def test_link_only_paragraphs_and_items_are_dropped(tmp_path: Path):
+    page = tmp_path / "links.html"
+    page.write_text("<html><body><h1>Escrow</h1><p>Escrow holds money for <a href='/t'>property taxes</a>.</p>"
+                    "<p><a href='/more'>Learn more about escrow accounts</a></p>"
+                    "<ul><li><a href='/a'>Read a report on escrow</a></li><li>Related: <a href='/b'>Closing</a></li></ul>"
+                    "</body></html>", encoding="utf-8")
+    text = load_document(page).text
+    assert "Escrow holds money for property taxes." in text
+    assert "Related: Closing" in text
+    assert "Learn more" not in text and "Read a report" not in text
+
+
 def test_template_literals_become_headings_and_paragraphs():
     markup, title = expand_template('{% block title %}T{% endblock %}{% set d = {"term": "Escrow", '
                                     '"definition": "Money held for taxes and insurance.", "img": "a/b.png"} %}')

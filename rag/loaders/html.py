@@ -33,6 +33,7 @@ _BLOCKS = {"p", "div", "section", "article", "main", "aside", "header", "ul", "o
            "dd", "table", "thead", "tbody", "tfoot", "tr", "blockquote", "pre", "figure", "figcaption",
            "form", "fieldset", "address", "details", "summary", "body", "html", "caption", "label"}
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
+_ITEMS = {"p", "li", "dt", "dd"}
 _BOILERPLATE_CLASS = re.compile(r"breadcrumb|skip-?link|u-visually-hidden|sr-only|cookie|share|social", re.I)
 
 
@@ -119,8 +120,16 @@ def _drop_boilerplate(soup: BeautifulSoup) -> None:
             doomed.append(tag)
         elif tag.name == "header" and not tag.find_parent(["main", "article"]) and not tag.find(list(_HEADINGS)):
             doomed.append(tag)  # a site banner, not an article header
+        elif tag.name in _ITEMS and tag.find("a") and _link_only(tag):
+            doomed.append(tag)  # "Learn more about …": names another page, says nothing itself
     for tag in doomed:
         tag.decompose()
+
+
+def _link_only(tag: Tag) -> bool:
+    """True when every word of the block is link text."""
+    own_text = "".join(str(s) for s in tag.find_all(string=True) if not s.find_parent("a"))
+    return not re.search(r"[A-Za-z0-9]", own_text)
 
 
 def _walk(node: Tag, builder: SectionBuilder) -> None:
