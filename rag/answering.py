@@ -19,7 +19,7 @@ from .evidence import EvidenceModel
 from .generation import Generator
 from .highlighting import Highlight, highlight
 from .prompting import REFUSAL, PromptTemplate, build_prompt
-from .text_overlap import content_words
+from .text_overlap import content_words, mostly_in
 from .types import Answer, Hit
 
 _DECLINES = re.compile(
@@ -87,7 +87,7 @@ class Answerer:
         if declined and not pieces:
             yield from self._refuse(answer)
             return
-        quotes = [q for q in key if not _already_said(q.text, "".join(pieces))]
+        quotes = [q for q in key if not mostly_in(q.text, "".join(pieces))]
         if quotes:
             piece = (QUOTES_AFTER if pieces else QUOTES_LEAD) + " ".join(_quote(q) for q in quotes)
             pieces.append(piece)
@@ -132,11 +132,6 @@ def verified(sentence: str, question: str, passages: Sequence[Hit]) -> bool:
     if not new_words:
         return False
     return len(new_words & content_words(source)) / len(new_words) >= MIN_SUPPORT
-
-
-def _already_said(quote: str, said: str) -> bool:
-    words = content_words(quote)
-    return bool(words) and len(words & content_words(said)) / len(words) >= 0.8
 
 
 def _quote(highlight_: Highlight) -> str:

@@ -6,6 +6,7 @@ sentences; a sentence is scored by the embedding similarity of "heading:
 sentence" to the question plus the share of the question's content words it
 contains. The best sentence leads; a few more follow if they score close to it,
 with a preference for the best sentence's own passage (fewer, surer citations).
+Questions are never quoted (they ask, not answer), nor the same words twice.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .text_overlap import content_words
+from .text_overlap import content_words, mostly_in
 from .types import Hit
 
 _SPLIT = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“(]?[A-Z0-9$])|\n+")
@@ -28,6 +29,9 @@ MAX_GAP = 0.15  # how far below the best sentence a further quote may score
 QUANTITY_BONUS = 0.1  # "how much / how long / what share" questions are answered by figures
 _ASKS_QUANTITY = re.compile(r"\b(how (much|many|long|soon|quickly|fast|high|low|large|big|old|often)|what (share|percent"
                             r"|percentage|age|number|amount|rate)|when)\b", re.I)
+
+
+_QUESTION = re.compile(r"\?[\"”’)]*$")
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,8 @@ def sentences(text: str) -> list[str]:
 
 def highlight(question: str, passages: Sequence[Hit], embed, limit: int = 3) -> list[Highlight]:
     """Up to `limit` sentences that answer the question, best first; `embed` gives normalised vectors."""
-    candidates = [(n, hit, s) for n, hit in enumerate(passages, start=1) for s in sentences(hit.text)]
+    candidates = [(n, hit, s) for n, hit in enumerate(passages, start=1) for s in sentences(hit.text)
+                  if not _QUESTION.search(s)]
     if not candidates:
         return []
     in_context = [f"{hit.section.split(' > ')[-1]}: {s}" if hit.section else s for _, hit, s in candidates]
@@ -71,5 +76,10 @@ def highlight(question: str, passages: Sequence[Hit], embed, limit: int = 3) -> 
         for (n, _, s), cosine in zip(candidates, similarity)])
     best = int(np.argmax(scores))
     preferred = scores + np.array([SAME_PASSAGE_BONUS if n == candidates[best][0] else 0.0 for n, _, _ in candidates])
-    chosen = [i for i in np.argsort(-preferred, kind="stable")[:limit] if preferred[i] >= scores[best] - MAX_GAP]
+    chosen: list[int] = []
+    for i in np.argsort(-preferred, kind="stable"):
+        if len(chosen) == limit or preferred[i] < scores[best] - MAX_GAP:
+            break
+        if not any(mostly_in(candidates[i][2], candidates[j][2]) for j in chosen):
+            chosen.append(int(i))
     return [Highlight(candidates[i][0], candidates[i][2], round(float(scores[i]), 4)) for i in chosen]

@@ -18,6 +18,12 @@ def content_words(text: str) -> set[str]:
     return {_fold(w) for w in _WORD.findall(text.lower()) if w not in STOP_WORDS and len(w) > 1}
 
 
+def mostly_in(text: str, other: str, share: float = 0.8) -> bool:
+    """True when at least `share` of the text's content words occur in `other` (a repeat, in effect)."""
+    words = content_words(text)
+    return bool(words) and len(words & content_words(other)) / len(words) >= share
+
+
 def _fold(word: str) -> str:
     word = word.replace("’", "'").removesuffix("'s")
     if len(word) > 4 and word.endswith("ies"):

@@ -1,0 +1,38 @@
+"""Key-sentence selection with the real bundled embedder."""
+import pytest
+
+from rag.embedding import Embedder
+from rag.highlighting import highlight, sentences
+from rag.types import Hit
+
+
+@pytest.fixture(scope="module")
+def embed():
+    return Embedder().embed
+
+
+def passage(text, section="Private mortgage insurance", n=0):
+    return Hit(score=1.0, text=text, source=f"doc{n}.md", title="PMI", section=section, page=None, chunk_id=n,
+               doc_id=f"d{n}", similarity=0.5)
+
+
+def test_list_items_join_the_line_that_introduces_them():
+    found = sentences("You can cancel PMI when:\n- you reach 20 percent equity\n- your payments are current")
+    assert found == ["You can cancel PMI when: you reach 20 percent equity; your payments are current"]
+
+
+def test_the_answering_sentence_leads(embed):
+    passages = [passage("Lenders set their own rules for credit. PMI ends automatically when the balance reaches "
+                        "78 percent of the original value. Some lenders offer a lower rate for autopay.")]
+    best = highlight("When does PMI end automatically?", passages, embed)[0]
+    assert best.n == 1 and "78 percent of the original value" in best.text
+
+
+def test_questions_and_repeats_are_never_quoted(embed):
+    repeated = "PMI ends automatically when the balance reaches 78 percent of the original value."
+    passages = [passage(f"When does PMI end automatically? {repeated}", n=1),
+                passage(f"{repeated} Ask your servicer for the date.", n=2)]
+    quotes = highlight("When does PMI end automatically?", passages, embed, limit=3)
+    texts = [q.text for q in quotes]
+    assert not any(t.endswith("?") for t in texts)
+    assert texts.count(repeated) == 1
