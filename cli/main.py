@@ -244,7 +244,10 @@ def tune_data(ctx: typer.Context,
     settings = settings_for(ctx, index=str(index) if index else None)
     try:
         kb = rag.open(settings.index, settings)
-        card = write_examples(build_examples(read_pairs(pairs), kb), out, pairs)
+        generation = settings.generation
+        examples = build_examples(read_pairs(pairs), kb, passages=generation.passages,
+                                  prompt_tokens=generation.context_tokens - generation.max_new_tokens)
+        card = write_examples(examples, out, pairs)
     except (RagError, OSError, ValueError, KeyError) as exc:
         fail(exc)
     typer.echo(json.dumps(card, indent=2))

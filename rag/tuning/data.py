@@ -1,24 +1,29 @@
 """Training examples from the project's own corpus, shaped exactly like answering prompts.
 
 Each question/answer pair written for `corpora/homeowner` becomes a prompt with
-the passages the real retriever returns for it (distractors included); the
-target is the answer with the number of the passage holding its support. If
-retrieval missed that passage, it takes the last slot, so the target is always
-grounded. Some questions are paired with passages retrieved for an unrelated
-question; their target is the refusal sentence.
+the passages the real retriever returns for it (distractors included), packed
+into the same passage count and token budget as at answering time; the target
+is the answer with the number of the passage holding its support after each
+sentence. If retrieval missed that passage, it takes the last slot, so the
+target is always grounded. A few questions are paired with passages retrieved
+for an unrelated question; their target is the refusal sentence. Few, because
+refusing is mostly the calibrated evidence gate's job: a model taught to
+decline often declines on unfamiliar documents that do answer.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import random
+import re
 from pathlib import Path
 from typing import Iterable
 
 from ..prompting import REFUSAL, PromptTemplate, build_prompt
 from ..types import Hit
 
-REFUSAL_SHARE = 0.15
+REFUSAL_SHARE = 0.05
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9$])")
 
 
 def read_pairs(paths: Iterable[Path]) -> list[dict]:
@@ -35,9 +40,15 @@ def _holds(hit: Hit, doc: str, support: str) -> bool:
     return same_doc and " ".join(support.split()[:8]) in " ".join(hit.text.split())
 
 
-def build_examples(pairs: list[dict], kb, passages: int = 3, prompt_tokens: int = 700,
+def cited_answer(answer: str, n: int) -> str:
+    """The answer with "[n]" after every sentence, as the instruction asks."""
+    return " ".join(f"{sentence} [{n}]" for sentence in _SENTENCE_END.split(answer.strip()) if sentence)
+
+
+def build_examples(pairs: list[dict], kb, passages: int = 4, prompt_tokens: int = 1888,
                    seed: int = 0, template: PromptTemplate | None = None) -> list[dict]:
-    """JSON-ready examples: {"messages", "target", "kind", "question", "doc"}."""
+    """JSON-ready examples: {"messages", "target", "kind", "question", "doc"}.
+    `passages` and `prompt_tokens` should be what answering uses (settings.generation)."""
     rng = random.Random(seed)
     generator = kb.answerer.generator
     examples = []
@@ -60,10 +71,10 @@ def build_examples(pairs: list[dict], kb, passages: int = 3, prompt_tokens: int 
                     continue  # the support is not one passage (it spans a chunk boundary): skip it
                 hits = hits[: passages - 1] + gold[:1]
                 position = len(hits) - 1
-            target, kind = f"{pair['answer'].strip()} [{position + 1}]", "answerable"
+            target, kind = cited_answer(pair["answer"], position + 1), "answerable"
         prompt = build_prompt(question, hits, generator.render, generator.count_tokens, prompt_tokens, template)
-        if kind == "answerable" and int(target.rsplit("[", 1)[1].rstrip("]")) > len(prompt.passages):
-            continue
+        if kind == "answerable" and position >= len(prompt.passages):
+            continue  # the budget cut the supporting passage
         examples.append({"messages": prompt.messages, "target": target, "kind": kind,
                          "question": question, "doc": pair["doc"]})
     return examples
@@ -76,8 +87,9 @@ def write_examples(examples: list[dict], path: Path, sources: list[Path]) -> dic
             "unanswerable": sum(e["kind"] == "unanswerable" for e in examples),
             "sha256": hashlib.sha256(text.encode()).hexdigest(), "sources": [str(s) for s in sources],
             "how_built": "rag tune-data: each hand-written pair with the passages the retriever returns for it "
-                         "(3, distractors included; the supporting passage put in the last slot if missed), target "
-                         f"= answer + [n]; {REFUSAL_SHARE:.0%} of questions paired with unrelated passages and the "
+                         "(as many and as long as at answering time, distractors included; the supporting passage put "
+                         "in the last slot if missed), target = answer with [n] after each sentence; "
+                         f"{REFUSAL_SHARE:.0%} of questions paired with unrelated passages and the "
                          "refusal sentence. Built from corpora/homeowner only."}
     (path.parent / "DATA_CARD.json").write_text(json.dumps(card, indent=2) + "\n")
     return card

@@ -26,7 +26,7 @@ class TrainingConfig:
     learning_rate: float = 3e-4
     epochs: int = 1
     accumulation: int = 4
-    max_tokens: int = 900
+    max_tokens: int = 2048  # prompt and answer, as at answering time
     validation_share: float = 0.1
     validate_every: int = 10  # optimiser steps
     patience: int = 3
