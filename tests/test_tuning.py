@@ -23,9 +23,9 @@ def normal(text: str) -> str:
 @pytest.mark.slow
 def test_examples_are_prompts_with_grounded_targets():
     kb = rag.open(REPO / "indexes" / "homeowner", rag.Settings.load(env={}))
-    pairs = read_pairs(sorted(TRAINING.glob("qa-*.jsonl")))[:14]
+    pairs = read_pairs(sorted(TRAINING.glob("qa-*.jsonl")))[:40]
     examples = build_examples(pairs, kb)
-    assert len(examples) >= 10
+    assert len(examples) >= 30
     kinds = {e["kind"] for e in examples}
     assert kinds == {"answerable", "unanswerable"}
     for example in examples:
@@ -36,6 +36,9 @@ def test_examples_are_prompts_with_grounded_targets():
         else:
             n = int(re.search(r"\[(\d+)\]$", example["target"]).group(1))
             assert f"[{n}] " in user["content"]
+            sentences = re.split(r"(?<=\])\s+", example["target"])
+            assert all(re.search(r"[.!?] \[\d+\]$", s) for s in sentences)  # a marker after every sentence
+        assert user["content"].count("\n\n[") <= 4  # as many passages as answering offers
 
 
 def test_shipped_examples_match_their_card():
@@ -96,6 +99,9 @@ def test_tiny_training_changes_outputs_and_merge_matches(tmp_path):
     assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
     assert card["steps"] == 2 and card["base_model_sha256"] and card["data_sha256"]
     assert card["curve"][-1]["validation_loss"] < card["curve"][0]["validation_loss"]
+    again = train(tiny_examples(), base, tmp_path / "again", config)  # same seed, same curve
+    assert [round(p["validation_loss"], 3) for p in again["curve"]] == \
+        [round(p["validation_loss"], 3) for p in card["curve"]]
 
     messages = tiny_examples()[0]["messages"]
     plain, tuned = Generator(str(base), max_new_tokens=12), Generator(str(base), adapter=adapter, max_new_tokens=12)
