@@ -8,6 +8,7 @@ read that in about a second.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -163,3 +164,24 @@ class Generator:
 
     def generate(self, messages: Sequence[dict], max_new_tokens: int | None = None) -> str:
         return "".join(self.stream(messages, max_new_tokens))
+
+    def likelihoods(self, contexts: Sequence[str], continuation: str) -> list[float]:
+        """Mean log-probability of `continuation` after each context, with the base weights
+        (an adapter is tuned to answer, not to score), in one padded batch."""
+        import torch
+
+        tokenizer, model = self.tokenizer, self.model
+        tail = tokenizer(continuation, add_special_tokens=False)["input_ids"]
+        heads = [tokenizer(c, add_special_tokens=False)["input_ids"] for c in contexts]
+        if not tail or not heads:
+            return [0.0] * len(heads)
+        width = max(len(h) for h in heads) + len(tail)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        ids = torch.tensor([h + tail + [pad] * (width - len(h) - len(tail)) for h in heads])
+        mask = torch.tensor([[1] * (len(h) + len(tail)) + [0] * (width - len(h) - len(tail)) for h in heads])
+        plain = model.disable_adapter() if self.adapter else contextlib.nullcontext()
+        with self._lock, torch.inference_mode(), plain:
+            log_probs = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+        target = torch.tensor(tail)
+        return [float(log_probs[row, len(h) - 1 + torch.arange(len(tail)), target].mean())
+                for row, h in enumerate(heads)]

@@ -23,8 +23,8 @@ _SPLIT = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“(]?[A-Z0-9$])|\n+")
 _MIN_WORDS = 4
 _MAX_LIST_WORDS = 80
 LEXICAL_WEIGHT = 0.3
-RANK_PENALTY = 0.02  # a small prior for passages the retriever ranked higher
-SAME_PASSAGE_BONUS = 0.1
+RANK_PENALTY = 0.15  # a prior for passages ranked higher (reranked: the top one usually holds the answer)
+SAME_PASSAGE_BONUS = 0.2
 MAX_GAP = 0.15  # how far below the best sentence a further quote may score
 QUANTITY_BONUS = 0.1  # "how much / how long / what share" questions are answered by figures
 _ASKS_QUANTITY = re.compile(r"\b(how (much|many|long|soon|quickly|fast|high|low|large|big|old|often)|what (share|percent"

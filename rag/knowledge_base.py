@@ -61,7 +61,8 @@ class KnowledgeBase:
         generator = Generator(gen.model, self.settings.cache_dir, gen.adapter, self.settings.embedding.threads,
                               gen.max_new_tokens)
         return Answerer(self.search, self.embedder.embed, generator, EvidenceModel.load(gen.evidence_model), k=gen.passages,
-                        context_tokens=gen.context_tokens, max_new_tokens=gen.max_new_tokens, template=template)
+                        context_tokens=gen.context_tokens, max_new_tokens=gen.max_new_tokens, template=template,
+                        reranking=gen.rerank)
 
     def ask(self, question: str, history: Sequence[dict] | None = None) -> Answer:
         """A grounded answer with citations, or a refusal when the documents don't say."""
