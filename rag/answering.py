@@ -1,8 +1,8 @@
-"""Answer a question: retrieve → judge the evidence → prompt → generate → verify → cite.
+"""Answer a question: retrieve → judge the evidence → rerank → prompt → generate → verify → cite.
 
 The generator is small, so the pipeline guards it on both sides. Before
 generating, a calibrated evidence estimate refuses questions the passages cannot
-answer. While generating, each finished sentence is checked against the
+answer; the passages are then reordered by the generator's own reading of them. While generating, each finished sentence is checked against the
 passages — its numbers must appear there, its words must mostly come from
 there, and it must say more than the question did — and only checked sentences
 are passed on. The answer closes with the passages' own key sentences, quoted
@@ -19,6 +19,7 @@ from .evidence import EvidenceModel
 from .generation import Generator
 from .highlighting import Highlight, highlight
 from .prompting import REFUSAL, PromptTemplate, build_prompt
+from .reranking import rerank
 from .text_overlap import content_words, mostly_in
 from .types import Answer, Hit
 
@@ -36,7 +37,8 @@ QUOTES_AFTER = "\n\nIn the documents' words: "
 
 class Answerer:
     def __init__(self, search, embed, generator: Generator, evidence: EvidenceModel, k: int,
-                 context_tokens: int, max_new_tokens: int, template: PromptTemplate | None = None):
+                 context_tokens: int, max_new_tokens: int, template: PromptTemplate | None = None,
+                 reranking: bool = True):
         self.search = search
         self.embed = embed
         self.generator = generator
@@ -45,6 +47,7 @@ class Answerer:
         self.context_tokens = context_tokens
         self.max_new_tokens = max_new_tokens
         self.template = template or PromptTemplate()
+        self.reranking = reranking
 
     def stream(self, question: str, history: Sequence[dict] | None = None) -> Iterator[str | Answer]:
         """Yield the answer's text sentence by sentence as it is checked, then the finished `Answer`.
@@ -57,6 +60,8 @@ class Answerer:
         if not hits or answer.evidence < self.evidence.threshold:
             yield from self._refuse(answer)
             return
+        if self.reranking:  # after the evidence estimate, which was calibrated on the retrieval order
+            hits = answer.hits = rerank(query, hits, self.generator.likelihoods)
         budget = min(self.context_tokens, self.generator.context_window) - self.max_new_tokens
         prompt = build_prompt(query, hits, self.generator.render, self.generator.count_tokens, budget, self.template)
         passages = prompt.passages
@@ -67,7 +72,9 @@ class Answerer:
         declined = False
         for sentence in self._sentences(prompt.messages, len(passages)):
             if _DECLINES.search(sentence):
-                declined = True
+                # A model decline is heard only where the evidence is uncertain: above the confident
+                # level, unanswerable questions are rare, and a small model declining there is mostly wrong.
+                declined = answer.evidence < self.evidence.confident
                 break
             text, numbers = parse_markers(sentence, len(passages))
             if not verified(text, query, passages):
@@ -87,7 +94,9 @@ class Answerer:
         if declined and not pieces:
             yield from self._refuse(answer)
             return
-        quotes = [q for q in key if not mostly_in(q.text, "".join(pieces))]
+        # The model read every passage whole: once its checked sentences rest on some key passages,
+        # quotes from the others are only the sentence scorer's weaker guesses.
+        quotes = [q for q in key if (not cited or q.n in cited) and not mostly_in(q.text, "".join(pieces))]
         if quotes:
             piece = (QUOTES_AFTER if pieces else QUOTES_LEAD) + " ".join(_quote(q) for q in quotes)
             pieces.append(piece)

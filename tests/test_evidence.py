@@ -1,7 +1,7 @@
 import numpy as np
 
 from rag.answering import verified
-from rag.evidence import EvidenceModel, features, fit
+from rag.evidence import EvidenceModel, confident_level, features, fit
 from rag.types import Hit
 
 
@@ -25,11 +25,19 @@ def test_fit_separates_and_bounds_false_refusals():
     model = fit(good + bad, [1] * 80 + [0] * 40, max_false_refusal=0.1)
     assert model.fitted_on["false_refusal"] <= 0.1
     assert model.fitted_on["unanswerable_refused"] >= 0.9
+    assert model.threshold <= model.confident < 1.0
+
+
+def test_confident_level_leaves_the_chosen_share_of_unanswerable_above_it():
+    scores = [i / 100 for i in range(100)]
+    level = confident_level(scores, 0.1)
+    assert sum(s > level for s in scores) == 10
+    assert confident_level([], 0.1) == 1.0
 
 
 def test_bundled_model_loads():
     model = EvidenceModel.load()
-    assert model.fitted_on and 0 < model.threshold < 1
+    assert model.fitted_on and 0 < model.threshold < model.confident < 1
     assert model.probability("How big is the escrow cushion?", [hit("The escrow cushion is one-sixth.", 0.8)]) > \
         model.probability("Who won the 1998 World Cup?", [hit("The escrow cushion is one-sixth.", 0.1)])
 
