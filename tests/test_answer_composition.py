@@ -1,0 +1,71 @@
+"""How an answer is put together from the model's sentences, its declines and the key quotes.
+
+The generator here replays a fixed reply, so each rule is tested on its own; the real model
+answers in tests/test_answering.py. Embeddings are the real bundled model's.
+"""
+import pytest
+
+from rag.answering import Answerer
+from rag.evidence import EvidenceModel
+from rag.prompting import REFUSAL
+from rag.types import Hit
+
+PASSAGES = [
+    Hit(score=1.0, text="Closing costs run 2% to 5% of the loan amount. They are listed on the Closing Disclosure.",
+        source="closing.md", title="Closing costs", section="Closing costs", page=None, chunk_id=1, doc_id="c",
+        similarity=0.6),
+    Hit(score=0.9, text="Private mortgage insurance ends automatically when the balance reaches 78 percent of the "
+        "original value. You can ask to cancel it at 80 percent.", source="pmi.md", title="PMI", section="PMI",
+        page=None, chunk_id=2, doc_id="p", similarity=0.6),
+]
+
+
+class ReplayGenerator:
+    """Stands in for the language model: replies with fixed text, word by word."""
+
+    source, adapter, context_window = "replay", "", 4096
+
+    def __init__(self, reply: str):
+        self.reply = reply
+
+    def render(self, messages):
+        return "\n".join(m["content"] for m in messages)
+
+    def count_tokens(self, text):
+        return len(text.split())
+
+    def stream(self, messages, max_new_tokens=None):
+        for word in self.reply.split(" "):
+            yield word + " "
+
+    def likelihoods(self, contexts, continuation):
+        return [0.0] * len(contexts)  # no preference: the retrieval order stands
+
+
+def answerer(reply, embedder, evidence):
+    return Answerer(lambda query, k: list(PASSAGES), embedder.embed, ReplayGenerator(reply), evidence, k=2,
+                    context_tokens=2048, max_new_tokens=100)
+
+
+@pytest.mark.parametrize("confident, refused", [(0.99, True), (0.01, False)])
+def test_a_decline_is_heard_only_below_the_confident_level(embedder, confident, refused):
+    evidence = EvidenceModel(threshold=0.0, confident=confident)
+    answer = answerer("The documents don't say.", embedder, evidence).ask("When does PMI end automatically?")
+    assert answer.refused is refused
+    if refused:
+        assert answer.text == REFUSAL and not answer.citations
+    else:  # overruled: the passages' own words answer
+        assert "78 percent" in answer.text and [c.source for c in answer.citations] == ["pmi.md"]
+
+
+def test_quotes_follow_the_passages_the_model_cited(embedder):
+    reply = "PMI ends automatically at 78 percent of the original value [2]."
+    answer = answerer(reply, embedder, EvidenceModel(threshold=0.0)).ask("When does PMI end automatically?")
+    assert answer.text.startswith("PMI ends automatically at 78 percent of the original value [2].")
+    assert {c.n for c in answer.citations} == {2}
+
+
+def test_unsupported_model_sentences_are_dropped(embedder):
+    reply = "PMI always ends after exactly 11 years [2]."
+    answer = answerer(reply, embedder, EvidenceModel(threshold=0.0)).ask("When does PMI end automatically?")
+    assert "11 years" not in answer.text and "78 percent" in answer.text
