@@ -22,7 +22,7 @@ from typing import Iterable
 from ..prompting import REFUSAL, PromptTemplate, build_prompt
 from ..types import Hit
 
-REFUSAL_SHARE = 0.05
+REFUSAL_SHARE = 0.02
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9$])")
 
 
@@ -54,7 +54,7 @@ def build_examples(pairs: list[dict], kb, passages: int = 4, prompt_tokens: int 
     examples = []
     order = list(range(len(pairs)))
     rng.shuffle(order)
-    refusals = set(order[: int(len(order) * REFUSAL_SHARE)])
+    refusals = set(order[: max(1, round(len(order) * REFUSAL_SHARE))])
     for index, pair in enumerate(pairs):
         question = pair["question"]
         if index in refusals:
