@@ -165,14 +165,16 @@ class Generator:
     def generate(self, messages: Sequence[dict], max_new_tokens: int | None = None) -> str:
         return "".join(self.stream(messages, max_new_tokens))
 
-    def likelihoods(self, contexts: Sequence[str], continuation: str) -> list[float]:
+    def likelihoods(self, contexts: Sequence[str], continuation: str, context_tokens: int = 512) -> list[float]:
         """Mean log-probability of `continuation` after each context, with the base weights
-        (an adapter is tuned to answer, not to score), in one padded batch."""
+        (an adapter is tuned to answer, not to score), in one padded batch. Each context keeps
+        its last `context_tokens` tokens: a passage that tokenises to thousands (text in an odd
+        script or font) would otherwise make the batch's attention take gigabytes."""
         import torch
 
         tokenizer, model = self.tokenizer, self.model
         tail = tokenizer(continuation, add_special_tokens=False)["input_ids"]
-        heads = [tokenizer(c, add_special_tokens=False)["input_ids"] for c in contexts]
+        heads = [tokenizer(c, add_special_tokens=False)["input_ids"][-context_tokens:] for c in contexts]
         if not tail or not heads:
             return [0.0] * len(heads)
         width = max(len(h) for h in heads) + len(tail)

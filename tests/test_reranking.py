@@ -31,3 +31,9 @@ def test_the_real_generator_moves_the_answering_passage_up():
     one, both = generator.likelihoods(["Passage: " + HITS[1].text], " When does PMI end?"), \
         generator.likelihoods(["Passage: " + HITS[0].text, "Passage: " + HITS[1].text], " When does PMI end?")
     assert abs(one[0] - both[1]) < 1e-3  # padding in a batch changes nothing
+    # A passage that tokenises to thousands is cut to its last tokens, so what came before it cannot count.
+    text = "Passage: " + HITS[1].text
+    window = len(generator.tokenizer(" " + text, add_special_tokens=False)["input_ids"])
+    first, second = (generator.likelihoods([filler * 4000 + text], " When does PMI end?", context_tokens=window)[0]
+                     for filler in ("alpha ", "beta "))
+    assert abs(first - second) < 1e-4
