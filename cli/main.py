@@ -264,7 +264,8 @@ def tune(ctx: typer.Context,
          epochs: int = typer.Option(1, help="Passes over the training examples."),
          max_steps: int = typer.Option(0, help="Stop after this many optimiser steps (0: no bound)."),
          max_minutes: float = typer.Option(25.0, help="Wall-clock bound for training."),
-         seed: int = typer.Option(0, help="Random seed.")):
+         seed: int = typer.Option(0, help="Random seed."),
+         bf16: bool = typer.Option(False, "--bf16", help="bfloat16 autocast: faster on CPUs with BF16 support.")):
     """Train a LoRA adapter for the generator on grounded answering (loss on answer tokens only)."""
     from rag.generation import resolve_model
     from rag.tuning import TrainingConfig, merge_adapter, train
@@ -274,7 +275,7 @@ def tune(ctx: typer.Context,
         examples = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
         base = resolve_model(settings.generation.model, settings.cache_dir)
         config = TrainingConfig(rank=rank, alpha=alpha, learning_rate=learning_rate, epochs=epochs,
-                                max_steps=max_steps, max_minutes=max_minutes, seed=seed)
+                                max_steps=max_steps, max_minutes=max_minutes, seed=seed, bf16=bf16)
         card = train(examples, base, out, config, progress=err)
         if merge:
             merge_adapter(base, out, merge)

@@ -113,3 +113,15 @@ def test_tiny_training_changes_outputs_and_merge_matches(tmp_path):
     merged = merge_adapter(base, adapter, tmp_path / "merged")
     assert any(merged.glob("*.safetensors"))
     assert Generator(str(merged), max_new_tokens=12).generate(messages) == tuned.generate(messages)
+
+
+@pytest.mark.slow
+def test_bf16_training_learns_and_keeps_fp32_adapter_weights(tmp_path):
+    from safetensors.torch import load_file
+
+    config = TrainingConfig(max_steps=2, accumulation=2, learning_rate=5e-3, validation_share=0.34,
+                            validate_every=1, patience=5, max_tokens=256, bf16=True)
+    card = train(tiny_examples(), resolve_model(""), tmp_path / "adapter", config)
+    assert card["curve"][-1]["validation_loss"] < card["curve"][0]["validation_loss"]
+    weights = load_file(str(tmp_path / "adapter" / "adapter_model.safetensors"))
+    assert weights and all(str(w.dtype) == "torch.float32" for w in weights.values())

@@ -34,6 +34,7 @@ class TrainingConfig:
     max_minutes: float = 25.0
     seed: int = 0
     threads: int = 0
+    bf16: bool = False  # bfloat16 autocast: ~1.5x faster steps on CPUs with AVX512-BF16 or AMX; LoRA weights stay fp32
 
 
 def _encode(tokenizer, example: dict, max_tokens: int):
@@ -82,7 +83,8 @@ def train(examples: list[dict], base_folder: Path, out: Path, config: TrainingCo
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: max(0.1, 1 - s / max(1, total_steps)))
 
     def loss_of(ids, labels):
-        return model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+            return model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss.float()
 
     def validate() -> float:
         model.eval()
