@@ -9,6 +9,7 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), Non
 # PDFs set in a symbol-encoded font can give their text as private-use code points
 # U+F020–U+F07E, each the ASCII character 0xF000 below it: read them as that text.
 _SYMBOL_FONT_ASCII = {code: code - 0xF000 for code in range(0xF020, 0xF07F)}
+_REPAIRS = {**_INVISIBLE, **_SYMBOL_FONT_ASCII}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -22,7 +23,7 @@ _SENTENCE_END = re.compile(r"[.!?:;)\]”\"]$")
 def normalize(text: str) -> str:
     """Unicode NFKC, no invisible or control characters, tidy spaces and blank lines."""
     text = unicodedata.normalize("NFKC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _CONTROL.sub(" ", text.translate(_INVISIBLE).translate(_SYMBOL_FONT_ASCII))
+    text = _CONTROL.sub(" ", text.translate(_REPAIRS))
     text = _LEADERS.sub(" ", text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()

@@ -1,6 +1,7 @@
 """LoRA tuning: data shape, no evaluation text in training data, a tiny real training run, merging."""
 import json
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -87,14 +88,17 @@ def tiny_examples():
                                             "How much extra can escrow hold?", "Cushion limit?")]
 
 
+TINY_RUN = TrainingConfig(max_steps=2, accumulation=2, learning_rate=5e-3, validation_share=0.34,
+                          validate_every=1, patience=5, max_tokens=256)
+
+
 @pytest.mark.slow
 def test_tiny_training_changes_outputs_and_merge_matches(tmp_path):
     import torch
 
     base = resolve_model("")
     adapter = tmp_path / "adapter"
-    config = TrainingConfig(max_steps=2, accumulation=2, learning_rate=5e-3, validation_share=0.34,
-                            validate_every=1, patience=5, max_tokens=256)
+    config = TINY_RUN
     card = train(tiny_examples(), base, adapter, config)
     assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
     assert card["steps"] == 2 and card["base_model_sha256"] and card["data_sha256"]
@@ -119,8 +123,7 @@ def test_tiny_training_changes_outputs_and_merge_matches(tmp_path):
 def test_bf16_training_learns_and_keeps_fp32_adapter_weights(tmp_path):
     from safetensors.torch import load_file
 
-    config = TrainingConfig(max_steps=2, accumulation=2, learning_rate=5e-3, validation_share=0.34,
-                            validate_every=1, patience=5, max_tokens=256, bf16=True)
+    config = replace(TINY_RUN, bf16=True)
     card = train(tiny_examples(), resolve_model(""), tmp_path / "adapter", config)
     assert card["curve"][-1]["validation_loss"] < card["curve"][0]["validation_loss"]
     weights = load_file(str(tmp_path / "adapter" / "adapter_model.safetensors"))
