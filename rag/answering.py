@@ -27,7 +27,13 @@ _DECLINES = re.compile(
     r"(?:documents?|passages?|text|context) (?:do not|don't|does not|doesn't) (?:say|contain|mention|provide|include|answer)"
     r"|not (?:mentioned|provided|specified|stated|included) in|no information|cannot answer|can't answer"
     r"|(?:do not|don't) know", re.I)
-_SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[\d+\])*\s+")
+# The group keeps a sentence's markers with it; no split before a "[" whose marker may still be streaming in.
+_SENTENCE_END = re.compile(r"(?<=[.!?])((?:\s*\[\d+\])*)\s+(?![\s\[])")
+# "The documents say that …" is about the passages, not from them; its words would count as unsupported.
+_ATTRIBUTION = re.compile(r"^(?:according to (?:the )?(?:documents?|passages?|text)(?:\s*\[\d+\])*,?"
+                          r"|(?:the )?(?:documents?|passages?|text) (?:says?|states?|explains?|notes?|mentions?)"
+                          r"(?: that)?:?)\s+(?=\S)", re.I)
+_MARKERS = re.compile(r"\s*\[\d+\]")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 MIN_SUPPORT = 0.75  # share of a sentence's new content words that must come from the passages
 QUOTE_LIMIT = 3
@@ -71,21 +77,22 @@ class Answerer:
         cited: list[int] = []
         declined = False
         for sentence in self._sentences(prompt.messages, len(passages)):
-            if _DECLINES.search(sentence):
+            if _DECLINES.search(sentence.replace("’", "'")):
                 # A model decline is heard only where the evidence is uncertain: above the confident
                 # level, unanswerable questions are rare, and a small model declining there is mostly wrong.
                 declined = answer.evidence < self.evidence.confident
                 break
-            text, numbers = parse_markers(sentence, len(passages))
-            if not verified(text, query, passages):
+            text, numbers = parse_markers(without_attribution(sentence), len(passages))
+            claim = _MARKERS.sub("", text)  # the "1" of "[1]" is no figure to find in the passages
+            if not verified(claim, query, passages):
                 continue
             # The model's numbers only where the passage agrees, and only passages holding key evidence:
             # a sentence drawn from elsewhere has drifted from what answers the question.
-            supported = [n for n in checked(text, numbers, passages) if n in grounds]
+            supported = [n for n in checked(claim, numbers, passages) if n in grounds]
             if not supported:
                 continue
             if supported != numbers:
-                text = re.sub(r"\s*\[\d+\]", "", text) + "".join(f" [{n}]" for n in supported)
+                text = claim + "".join(f" [{n}]" for n in supported)
                 numbers = supported
             piece = (" " if pieces else "") + text
             pieces.append(piece)
@@ -119,8 +126,9 @@ class Answerer:
         buffer = ""
         for token_text in self.generator.stream(messages, self.max_new_tokens):
             buffer += markers.feed(token_text)
-            *done, buffer = _SENTENCE_END.split(buffer)
-            yield from (s.strip() for s in done if s.strip())
+            *parts, buffer = _SENTENCE_END.split(buffer)
+            sentences = (text + markers for text, markers in zip(parts[0::2], parts[1::2]))
+            yield from (s.strip() for s in sentences if s.strip())
         buffer = (buffer + markers.flush()).strip()
         if re.search(r"[.!?](?:\s*\[\d+\])*$", buffer):  # a fragment cut off by the token bound is dropped
             yield buffer
@@ -141,6 +149,12 @@ def verified(sentence: str, question: str, passages: Sequence[Hit]) -> bool:
     if not new_words:
         return False
     return len(new_words & content_words(source)) / len(new_words) >= MIN_SUPPORT
+
+
+def without_attribution(sentence: str) -> str:
+    """The sentence without a lead-in like "According to the documents," or "The passage says that"."""
+    rest = _ATTRIBUTION.sub("", sentence, count=1)
+    return rest[:1].upper() + rest[1:]
 
 
 def _quote(highlight_: Highlight) -> str:

@@ -69,3 +69,23 @@ def test_unsupported_model_sentences_are_dropped(embedder):
     reply = "PMI always ends after exactly 11 years [2]."
     answer = answerer(reply, embedder, EvidenceModel(threshold=0.0)).ask("When does PMI end automatically?")
     assert "11 years" not in answer.text and "78 percent" in answer.text
+
+
+def test_sentences_keep_the_markers_written_after_their_full_stop(embedder):
+    reply = "Closing costs run 2% to 5%. [1] PMI ends at 78 percent. [2][1] It can be cancelled at 80 percent [2]."
+    sentences = list(answerer(reply, embedder, EvidenceModel(threshold=0.0))._sentences([], 2))
+    assert sentences == ["Closing costs run 2% to 5%. [1]", "PMI ends at 78 percent. [2] [1]",
+                         "It can be cancelled at 80 percent [2]."]
+
+
+def test_a_lead_in_about_the_documents_does_not_sink_a_supported_sentence(embedder):
+    reply = "The document says that private mortgage insurance ends automatically at 78 percent of the original value. [2]"
+    answer = answerer(reply, embedder, EvidenceModel(threshold=0.0)).ask("When does PMI end automatically?")
+    assert answer.text.startswith("Private mortgage insurance ends automatically at 78 percent of the original value. [2]")
+
+
+def test_a_citation_marker_is_not_a_figure_to_check(embedder):
+    # no "1" anywhere in the passages: the marker's number must not fail the figure check
+    reply = "Closing costs are listed on the Closing Disclosure. [1]"
+    answer = answerer(reply, embedder, EvidenceModel(threshold=0.0)).ask("Where are closing costs listed?")
+    assert answer.text.startswith("Closing costs are listed on the Closing Disclosure. [1]")
