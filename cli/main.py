@@ -237,17 +237,22 @@ def serve(ctx: typer.Context,
 def tune_data(ctx: typer.Context,
               pairs: List[Path] = typer.Argument(..., help="Question/answer pair files (question, answer, doc, support)."),
               out: Path = typer.Option(..., "--out", help="Where to write the training examples (JSONL)."),
+              corpus: Optional[Path] = typer.Option(None, help="Derive more pairs by rule from this folder's documents "
+                                                    "(definitions, headings, figures)."),
+              derived_per_kind: int = typer.Option(60, min=0, help="At most this many derived pairs of each kind."),
               index: Optional[Path] = IndexOption):
     """Build LoRA training examples: each pair with the passages the real retriever returns."""
     from rag.tuning.data import build_examples, read_pairs, write_examples
+    from rag.tuning.derived import derived_pairs
 
     settings = settings_for(ctx, index=str(index) if index else None)
     try:
         kb = rag.open(settings.index, settings)
         generation = settings.generation
-        examples = build_examples(read_pairs(pairs), kb, passages=generation.passages,
+        derived = derived_pairs(corpus, derived_per_kind) if corpus else []
+        examples = build_examples(read_pairs(pairs) + derived, kb, passages=generation.passages,
                                   prompt_tokens=generation.context_tokens - generation.max_new_tokens)
-        card = write_examples(examples, out, pairs)
+        card = write_examples(examples, out, pairs + ([corpus] if corpus else []))
     except (RagError, OSError, ValueError, KeyError) as exc:
         fail(exc)
     typer.echo(json.dumps(card, indent=2))
@@ -260,6 +265,7 @@ def tune(ctx: typer.Context,
          merge: Optional[Path] = typer.Option(None, "--merge", help="Also write merged full weights here."),
          rank: int = typer.Option(8, help="LoRA rank."),
          alpha: int = typer.Option(16, help="LoRA alpha."),
+         top_layers: int = typer.Option(0, min=0, help="Adapt only the top N decoder layers (0: all); faster steps."),
          learning_rate: float = typer.Option(3e-4, help="Peak learning rate."),
          epochs: int = typer.Option(1, help="Passes over the training examples."),
          max_steps: int = typer.Option(0, help="Stop after this many optimiser steps (0: no bound)."),
@@ -274,8 +280,8 @@ def tune(ctx: typer.Context,
     try:
         examples = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
         base = resolve_model(settings.generation.model, settings.cache_dir)
-        config = TrainingConfig(rank=rank, alpha=alpha, learning_rate=learning_rate, epochs=epochs,
-                                max_steps=max_steps, max_minutes=max_minutes, seed=seed, bf16=bf16)
+        config = TrainingConfig(rank=rank, alpha=alpha, top_layers=top_layers, learning_rate=learning_rate,
+                                epochs=epochs, max_steps=max_steps, max_minutes=max_minutes, seed=seed, bf16=bf16)
         card = train(examples, base, out, config, progress=err)
         if merge:
             merge_adapter(base, out, merge)

@@ -10,6 +10,7 @@ from rag.generation import Generator, resolve_model
 from rag.prompting import REFUSAL
 from rag.tuning import TrainingConfig, build_examples, merge_adapter, train
 from rag.tuning.data import read_pairs
+from rag.tuning.derived import derived_pairs
 
 from .conftest import REPO
 
@@ -58,6 +59,7 @@ def test_no_evaluation_question_is_trained_on():
         evaluation |= {normal(json.loads(l)["question"]) for l in
                        (SHARED_EVAL / "qa_dev.jsonl").read_text().splitlines() if l.strip()}
     trained = {normal(p["question"]) for p in read_pairs(sorted(TRAINING.glob("qa-*.jsonl")))}
+    trained |= {normal(json.loads(l)["question"]) for l in (TRAINING / "examples.jsonl").read_text().splitlines()}
     assert not evaluation & trained
 
 
@@ -76,6 +78,24 @@ def test_no_shared_eval_text_leaks_into_training_data():
         p.read_text() for p in TRAINING.glob("qa-*.jsonl")))
     words = text.split()
     assert not [" ".join(words[i:i + 12]) for i in range(len(words) - 11) if " ".join(words[i:i + 12]) in shingles]
+
+
+def test_pairs_are_derived_from_definitions_headings_and_figures(tmp_path):
+    (tmp_path / "escrow").mkdir()
+    (tmp_path / "escrow" / "cushion.md").write_text(
+        "# Escrow Basics\n\nServicers collect property taxes and insurance with each monthly payment.\n\n"
+        "## Cushion Rules\n\nMost servicers hold a little more than the bills require in the account. "
+        "An escrow cushion is an extra amount kept to cover surprise increases in those bills. "
+        "Federal rules cap the cushion at 2 months of escrow payments in most cases.\n", encoding="utf-8")
+    pairs = {p["kind"]: p for p in derived_pairs(tmp_path, per_kind=5)}
+    assert pairs["definition"]["question"] == "What is an escrow cushion?"
+    assert pairs["heading"]["question"] == "What should I know about cushion rules?"
+    assert pairs["heading"]["answer"].startswith("Most servicers hold")
+    assert pairs["figure"]["question"] == "What time frame is given for cushion rules?"
+    assert "2 months" in pairs["figure"]["answer"]
+    for pair in pairs.values():  # the answer is the passage's own sentence, in a document under the root
+        assert pair["doc"] == "escrow/cushion.md" and pair["answer"] == pair["support"]
+        assert " ".join(pair["support"].split()) in " ".join((tmp_path / pair["doc"]).read_text().split())
 
 
 def tiny_examples():
@@ -128,3 +148,14 @@ def test_bf16_training_learns_and_keeps_fp32_adapter_weights(tmp_path):
     assert card["curve"][-1]["validation_loss"] < card["curve"][0]["validation_loss"]
     weights = load_file(str(tmp_path / "adapter" / "adapter_model.safetensors"))
     assert weights and all(str(w.dtype) == "torch.float32" for w in weights.values())
+
+
+@pytest.mark.slow
+def test_top_layers_training_adapts_only_the_top_layers(tmp_path):
+    from safetensors.torch import load_file
+
+    card = train(tiny_examples(), resolve_model(""), tmp_path / "adapter", replace(TINY_RUN, top_layers=3))
+    assert card["curve"][-1]["validation_loss"] < card["curve"][0]["validation_loss"]
+    layers = {int(m.group(1)) for name in load_file(str(tmp_path / "adapter" / "adapter_model.safetensors"))
+              for m in [re.search(r"\.layers\.(\d+)\.", name)] if m}
+    assert layers == {27, 28, 29}  # SmolLM2-135M has 30 decoder layers

@@ -16,6 +16,7 @@ import hashlib
 import json
 import random
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
@@ -47,7 +48,7 @@ def cited_answer(answer: str, n: int) -> str:
 
 def build_examples(pairs: list[dict], kb, passages: int = 4, prompt_tokens: int = 1888,
                    seed: int = 0, template: PromptTemplate | None = None) -> list[dict]:
-    """JSON-ready examples: {"messages", "target", "kind", "question", "doc"}.
+    """JSON-ready examples: {"messages", "target", "kind", "origin", "question", "doc"}.
     `passages` and `prompt_tokens` should be what answering uses (settings.generation)."""
     rng = random.Random(seed)
     generator = kb.answerer.generator
@@ -76,7 +77,7 @@ def build_examples(pairs: list[dict], kb, passages: int = 4, prompt_tokens: int 
         if kind == "answerable" and position >= len(prompt.passages):
             continue  # the budget cut the supporting passage
         examples.append({"messages": prompt.messages, "target": target, "kind": kind,
-                         "question": question, "doc": pair["doc"]})
+                         "origin": pair.get("kind", "hand-written"), "question": question, "doc": pair["doc"]})
     return examples
 
 
@@ -85,8 +86,11 @@ def write_examples(examples: list[dict], path: Path, sources: list[Path]) -> dic
     path.write_text(text, encoding="utf-8")
     card = {"examples": len(examples), "answerable": sum(e["kind"] == "answerable" for e in examples),
             "unanswerable": sum(e["kind"] == "unanswerable" for e in examples),
+            "origin": dict(Counter(e["origin"] for e in examples)),
             "sha256": hashlib.sha256(text.encode()).hexdigest(), "sources": [str(s) for s in sources],
-            "how_built": "rag tune-data: each hand-written pair with the passages the retriever returns for it "
+            "how_built": "rag tune-data: each question/answer pair (hand-written, or derived by rule from the "
+                         "corpus' definitions, headings and figures with the passage's own sentence as the answer) "
+                         "with the passages the retriever returns for it "
                          "(as many and as long as at answering time, distractors included; the supporting passage put "
                          "in the last slot if missed), target = answer with [n] after each sentence; "
                          f"{REFUSAL_SHARE:.0%} of questions paired with unrelated passages and the "
