@@ -159,3 +159,16 @@ def test_top_layers_training_adapts_only_the_top_layers(tmp_path):
     layers = {int(m.group(1)) for name in load_file(str(tmp_path / "adapter" / "adapter_model.safetensors"))
               for m in [re.search(r"\.layers\.(\d+)\.", name)] if m}
     assert layers == {27, 28, 29}  # SmolLM2-135M has 30 decoder layers
+
+
+def test_shipped_adapter_was_trained_on_the_shipped_examples():
+    import hashlib
+
+    from rag.settings import BUNDLED_ADAPTER
+
+    if not (BUNDLED_ADAPTER / "training_card.json").is_file():
+        pytest.skip("no adapter shipped")
+    card = json.loads((BUNDLED_ADAPTER / "training_card.json").read_text())
+    examples = [json.loads(l) for l in (TRAINING / "examples.jsonl").read_text(encoding="utf-8").splitlines() if l]
+    assert card["data_sha256"] == hashlib.sha256(json.dumps(examples, sort_keys=True).encode()).hexdigest()
+    assert card["wall_seconds"] < 30 * 60 and card["best_validation_loss"] < card["curve"][0]["validation_loss"]
