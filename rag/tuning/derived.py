@@ -15,6 +15,7 @@ import random
 import re
 from pathlib import Path
 
+from ..errors import LoaderError
 from ..highlighting import sentences
 from ..loaders import is_supported, load_document
 from ..text_overlap import content_words
@@ -34,7 +35,11 @@ def derived_pairs(root: Path, per_kind: int, seed: int = 0) -> list[dict]:
     `per_kind` of each kind (headings alone would outnumber the rest three to one)."""
     pairs: list[dict] = []
     for path in sorted(p for p in root.rglob("*") if p.is_file() and is_supported(p)):
-        pairs += _pairs_of(load_document(path), path.relative_to(root).as_posix())
+        try:
+            document = load_document(path)
+        except LoaderError as exc:
+            raise LoaderError(f"{path}: {exc}") from None
+        pairs += _pairs_of(document, path.relative_to(root).as_posix())
     random.Random(seed).shuffle(pairs)
     kept = {kind: [p for p in pairs if p["kind"] == kind][:per_kind] for kind in ("definition", "heading", "figure")}
     return [p for p in pairs if p in kept[p["kind"]]]
@@ -51,7 +56,7 @@ def _pairs_of(document: Document, doc: str) -> list[dict]:
     for section in document.sections:
         context = " ".join((document.title, *section.headings))
         candidates = [s for s in sentences(section.text) if _MIN_WORDS <= len(s.split()) <= _MAX_WORDS
-                      and s[-1] in ".!" and not s.endswith(":")]
+                      and s[-1] in ".!"]
         for sentence in candidates:
             match = _DEFINITION.match(sentence)
             # "The goal is …" defines nothing; "The margin is …" does, in a section about margins.
