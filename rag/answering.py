@@ -24,9 +24,9 @@ from .text_overlap import content_words, mostly_in
 from .types import Answer, Hit
 
 _DECLINES = re.compile(
-    r"(?:documents?|passages?|text|context) (?:do not|don't|does not|doesn't) (?:say|contain|mention|provide|include|answer)"
-    r"|not (?:mentioned|provided|specified|stated|included) in|no information|cannot answer|can't answer"
-    r"|(?:do not|don't) know", re.I)
+    r"(?:documents?|passages?|text|context) (?:do not|don['’]t|does not|doesn['’]t) (?:say|contain|mention|provide"
+    r"|include|answer)|not (?:mentioned|provided|specified|stated|included) in|no information|cannot answer"
+    r"|can['’]t answer|(?:do not|don['’]t) know", re.I)
 # The group keeps a sentence's markers with it; no split before a "[" whose marker may still be streaming in.
 _SENTENCE_END = re.compile(r"(?<=[.!?])((?:\s*\[\d+\])*)\s+(?![\s\[])")
 # "The documents say that …" is about the passages, not from them; its words would count as unsupported.
@@ -77,7 +77,7 @@ class Answerer:
         cited: list[int] = []
         declined = False
         for sentence in self._sentences(prompt.messages, len(passages)):
-            if _DECLINES.search(sentence.replace("’", "'")):
+            if _DECLINES.search(sentence):
                 # A model decline is heard only where the evidence is uncertain: above the confident
                 # level, unanswerable questions are rare, and a small model declining there is mostly wrong.
                 declined = answer.evidence < self.evidence.confident

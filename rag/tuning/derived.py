@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from pathlib import Path
 
 from ..errors import LoaderError
@@ -41,8 +42,13 @@ def derived_pairs(root: Path, per_kind: int, seed: int = 0) -> list[dict]:
             raise LoaderError(f"{path}: {exc}") from None
         pairs += _pairs_of(document, path.relative_to(root).as_posix())
     random.Random(seed).shuffle(pairs)
-    kept = {kind: [p for p in pairs if p["kind"] == kind][:per_kind] for kind in ("definition", "heading", "figure")}
-    return [p for p in pairs if p in kept[p["kind"]]]
+    taken: Counter = Counter()
+    kept = []
+    for pair in pairs:
+        if taken[pair["kind"]] < per_kind:
+            taken[pair["kind"]] += 1
+            kept.append(pair)
+    return kept
 
 
 def _pairs_of(document: Document, doc: str) -> list[dict]:
@@ -65,10 +71,10 @@ def _pairs_of(document: Document, doc: str) -> list[dict]:
                 add(f"What {'are' if verb == 'are' else 'is'} {article.lower()} {term}?", sentence, "definition")
         if len(section.headings) < 2 or not candidates:
             continue  # the title section introduces the whole document; the heading pairs need a subsection
-        topic = _topic(section.headings[-1].rstrip("?"))
-        heading_question = (section.headings[-1].rstrip("?") + "?" if topic.split()[0] in _QUESTION_WORDS
-                            else f"What should I know about {topic}?")
-        add(heading_question, candidates[0], "heading")
+        heading = section.headings[-1].rstrip("?")
+        topic = _topic(heading)
+        asks = topic.split()[0] in _QUESTION_WORDS  # "How Contingencies Work" is already a question
+        add(heading + "?" if asks else f"What should I know about {topic}?", candidates[0], "heading")
         for name, pattern in _FIGURES:
             figure = next((s for s in candidates if pattern.search(s)), None)
             if figure:

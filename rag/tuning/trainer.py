@@ -40,13 +40,14 @@ class TrainingConfig:
 
 
 def _encode(tokenizer, example: dict, max_tokens: int):
+    """The token ids of prompt and answer, and where the answer starts (None if too long)."""
     prompt = tokenizer.apply_chat_template(example["messages"], tokenize=False, add_generation_prompt=True)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     target_ids = tokenizer(example["target"] + "<|im_end|>", add_special_tokens=False)["input_ids"]
     ids = prompt_ids + target_ids
     if len(ids) > max_tokens:
         return None
-    return ids, [-100] * len(prompt_ids) + target_ids
+    return ids, len(prompt_ids)
 
 
 def _folder_hash(folder: Path) -> str:
@@ -73,10 +74,10 @@ def train(examples: list[dict], base_folder: Path, out: Path, config: TrainingCo
     tokenizer = AutoTokenizer.from_pretrained(str(base_folder), local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(str(base_folder), dtype=torch.float32, local_files_only=True)
     layers = model.config.num_hidden_layers
-    top = range(layers - config.top_layers, layers) if 0 < config.top_layers < layers else None
+    top = list(range(layers - config.top_layers, layers)) if 0 < config.top_layers < layers else None
     model = get_peft_model(model, LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
                                              target_modules=list(config.target_modules), task_type="CAUSAL_LM",
-                                             layers_to_transform=list(top) if top else None))
+                                             layers_to_transform=top))
     encoded = [e for e in (_encode(tokenizer, x, config.max_tokens) for x in examples) if e is not None]
     random.Random(config.seed).shuffle(encoded)
     n_val = min(config.validation_max, max(1, int(len(encoded) * config.validation_share)))
@@ -87,13 +88,12 @@ def train(examples: list[dict], base_folder: Path, out: Path, config: TrainingCo
         total_steps = min(total_steps, config.max_steps)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: max(0.1, 1 - s / max(1, total_steps)))
 
-    def loss_of(ids, labels):
+    def loss_of(ids, answer_start):
         # Logits only where an answer token is predicted: over the whole prompt they cost a tenth of the
         # step and hundreds of MB (49k-word vocabulary), and the loss ignores them anyway.
-        answer_start = next(i for i, label in enumerate(labels) if label != -100)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
             logits = model(input_ids=torch.tensor([ids]), logits_to_keep=len(ids) - answer_start + 1).logits
-        return torch.nn.functional.cross_entropy(logits[0, :-1].float(), torch.tensor(labels[answer_start:]))
+        return torch.nn.functional.cross_entropy(logits[0, :-1].float(), torch.tensor(ids[answer_start:]))
 
     def validate() -> float:
         model.eval()
@@ -109,8 +109,8 @@ def train(examples: list[dict], base_folder: Path, out: Path, config: TrainingCo
     model.train()
     running = []
     stream = [pair for _ in range(config.epochs) for pair in training]
-    for index, (ids, labels) in enumerate(stream, start=1):
-        loss = loss_of(ids, labels) / config.accumulation
+    for index, (ids, answer_start) in enumerate(stream, start=1):
+        loss = loss_of(ids, answer_start) / config.accumulation
         loss.backward()
         running.append(float(loss.detach()) * config.accumulation)
         if index % config.accumulation:
