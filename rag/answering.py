@@ -75,12 +75,11 @@ class Answerer:
         grounds = {q.n for q in key}  # the passages the answer may rest on
         pieces: list[str] = []
         cited: list[int] = []
-        declined = False
         for sentence in self._sentences(prompt.messages, len(passages)):
             if _DECLINES.search(sentence):
-                # A model decline is heard only where the evidence is uncertain: above the confident
-                # level, unanswerable questions are rare, and a small model declining there is mostly wrong.
-                declined = answer.evidence < self.evidence.confident
+                # Past the calibrated evidence gate, a small model's "the documents don't say" was wrong
+                # more often than right (on documents it never saw); it ends the model's part, and the
+                # passages' own words are shown instead.
                 break
             text, numbers = parse_markers(without_attribution(sentence), len(passages))
             claim = _MARKERS.sub("", text)  # the "1" of "[1]" is no figure to find in the passages
@@ -98,9 +97,6 @@ class Answerer:
             pieces.append(piece)
             cited += [n for n in numbers if n not in cited]
             yield piece
-        if declined and not pieces:
-            yield from self._refuse(answer)
-            return
         # The model read every passage whole: once its checked sentences rest on some key passages,
         # quotes from the others are only the sentence scorer's weaker guesses.
         quotes = [q for q in key if (not cited or q.n in cited) and not mostly_in(q.text, "".join(pieces))]
@@ -142,7 +138,10 @@ class Answerer:
 
 def verified(sentence: str, question: str, passages: Sequence[Hit]) -> bool:
     """True when the sentence adds something, and what it adds comes from the passages."""
-    source = " ".join(f"{p.title} {p.section} {p.text}" for p in passages)
+    labels = [f"{p.title} {p.section}" for p in passages]
+    if any(mostly_in(sentence, label) for label in labels):
+        return False  # a passage's title and section copied out: a label, not an answer
+    source = " ".join(f"{label} {p.text}" for label, p in zip(labels, passages))
     if any(number.rstrip(".,") not in source for number in _NUMBER.findall(sentence)):
         return False
     new_words = content_words(sentence) - content_words(question)

@@ -38,7 +38,6 @@ class EvidenceModel:
     weights: list[float] = field(default_factory=lambda: [8.0, 4.0, 4.0])
     bias: float = -8.0
     threshold: float = 0.5
-    confident: float = 1.0  # above this, a model's decline is overruled (few unanswerable questions score here)
     fitted_on: dict = field(default_factory=dict)
 
     def probability(self, question: str, hits: Sequence[Hit]) -> float:
@@ -54,15 +53,13 @@ class EvidenceModel:
         if not path.is_file():
             return cls()
         data = json.loads(path.read_text())
-        return cls(data["weights"], data["bias"], data.get("threshold", 0.5), data.get("confident", 1.0),
-                   data.get("fitted_on", {}))
+        return cls(data["weights"], data["bias"], data.get("threshold", 0.5), data.get("fitted_on", {}))
 
 
 def fit(rows: list[list[float]], labels: list[int], max_false_refusal: float = 0.1,
-        l2: float = 0.01, steps: int = 5000, unanswerable_above: float = 0.1) -> EvidenceModel:
+        l2: float = 0.01, steps: int = 5000) -> EvidenceModel:
     """Logistic regression by gradient descent, then the highest threshold whose
-    false-refusal rate on the answerable rows stays within `max_false_refusal`, and
-    the confident level above which only `unanswerable_above` of unanswerable rows score."""
+    false-refusal rate on the answerable rows stays within `max_false_refusal`."""
     x = np.asarray(rows, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
     mean, std = x.mean(axis=0), x.std(axis=0) + 1e-9
@@ -84,19 +81,10 @@ def fit(rows: list[list[float]], labels: list[int], max_false_refusal: float = 0
     refused = scores < threshold
     return EvidenceModel(
         weights=[round(float(v), 5) for v in weights], bias=round(float(bias), 5), threshold=round(threshold, 5),
-        confident=round(max(threshold, confident_level(scores[y == 0], unanswerable_above)), 5),
         fitted_on={"answerable": int(y.sum()), "unanswerable": int(len(y) - y.sum()),
                    "false_refusal": round(float(refused[y == 1].mean()), 4) if y.sum() else None,
                    "unanswerable_refused": round(float(refused[y == 0].mean()), 4) if len(y) > y.sum() else None},
     )
-
-
-def confident_level(unanswerable_scores, share: float) -> float:
-    """The score that all but `share` of the unanswerable questions fall below."""
-    ranked = np.sort(np.asarray(unanswerable_scores, dtype=np.float64))
-    if not len(ranked):
-        return 1.0
-    return float(ranked[min(len(ranked) - 1, int(math.ceil((1 - share) * len(ranked))) - 1)])
 
 
 def calibrate(search, questions, max_false_refusal: float = 0.1, k: int = 4) -> EvidenceModel:

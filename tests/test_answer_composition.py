@@ -47,15 +47,16 @@ def answerer(reply, embedder, evidence):
                     context_tokens=2048, max_new_tokens=100)
 
 
-@pytest.mark.parametrize("confident, refused", [(0.99, True), (0.01, False)])
-def test_a_decline_is_heard_only_below_the_confident_level(embedder, confident, refused):
-    evidence = EvidenceModel(threshold=0.0, confident=confident)
-    answer = answerer("The documents don't say.", embedder, evidence).ask("When does PMI end automatically?")
-    assert answer.refused is refused
-    if refused:
-        assert answer.text == REFUSAL and not answer.citations
-    else:  # overruled: the passages' own words answer
-        assert "78 percent" in answer.text and [c.source for c in answer.citations] == ["pmi.md"]
+@pytest.mark.parametrize("reply", ["The documents don't say.", "The passages do not mention it. PMI lasts forever."])
+def test_past_the_evidence_gate_a_decline_ends_the_models_part_and_the_passages_answer(embedder, reply):
+    answer = answerer(reply, embedder, EvidenceModel(threshold=0.0)).ask("When does PMI end automatically?")
+    assert not answer.refused and "forever" not in answer.text  # nothing after the decline is read
+    assert "78 percent" in answer.text and [c.source for c in answer.citations] == ["pmi.md"]
+
+
+def test_weak_evidence_is_refused_whatever_the_model_would_say(embedder):
+    answer = answerer("PMI ends at 78 percent [2].", embedder, EvidenceModel(threshold=0.99)).ask("When does PMI end?")
+    assert answer.refused and answer.text == REFUSAL and not answer.citations
 
 
 def test_quotes_follow_the_passages_the_model_cited(embedder):

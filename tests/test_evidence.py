@@ -1,7 +1,7 @@
 import numpy as np
 
 from rag.answering import verified
-from rag.evidence import EvidenceModel, confident_level, features, fit
+from rag.evidence import EvidenceModel, features, fit
 from rag.types import Hit
 
 
@@ -25,19 +25,11 @@ def test_fit_separates_and_bounds_false_refusals():
     model = fit(good + bad, [1] * 80 + [0] * 40, max_false_refusal=0.1)
     assert model.fitted_on["false_refusal"] <= 0.1
     assert model.fitted_on["unanswerable_refused"] >= 0.9
-    assert model.threshold <= model.confident < 1.0
-
-
-def test_confident_level_leaves_the_chosen_share_of_unanswerable_above_it():
-    scores = [i / 100 for i in range(100)]
-    level = confident_level(scores, 0.1)
-    assert sum(s > level for s in scores) == 10
-    assert confident_level([], 0.1) == 1.0
 
 
 def test_bundled_model_loads():
     model = EvidenceModel.load()
-    assert model.fitted_on and 0 < model.threshold < model.confident < 1
+    assert model.fitted_on and 0 < model.threshold < 1
     assert model.probability("How big is the escrow cushion?", [hit("The escrow cushion is one-sixth.", 0.8)]) > \
         model.probability("Who won the 1998 World Cup?", [hit("The escrow cushion is one-sixth.", 0.1)])
 
@@ -49,3 +41,10 @@ def test_verification_rejects_invented_numbers_and_echoes():
     assert not verified("The servicer must send it within 10 business days.", question, passages)
     assert not verified("The servicer must send a payoff balance.", question, passages)
     assert not verified("Lenders love golden retrievers and sailing boats.", question, passages)
+
+
+def test_a_passage_label_copied_out_is_no_answer():
+    passages = [hit("A servicer must send the payoff balance within 7 business days.", 0.7)]
+    assert not verified("Escrow > Cushion.", "How big is the cushion?", passages)
+    assert verified("A servicer must send the payoff balance within 7 business days.", "How big is the cushion?",
+                    passages)
