@@ -240,6 +240,8 @@ def tune_data(ctx: typer.Context,
               corpus: Optional[Path] = typer.Option(None, help="Derive more pairs by rule from this folder's documents "
                                                     "(definitions, headings, figures)."),
               derived_per_kind: int = typer.Option(60, min=0, help="At most this many derived pairs of each kind."),
+              target: str = typer.Option("support", help="What the model learns to say: 'support' (the passage's "
+                                         "own answering sentence) or 'answer' (the pair's answer in other words)."),
               index: Optional[Path] = IndexOption):
     """Build LoRA training examples: each pair with the passages the real retriever returns."""
     from rag.tuning.data import build_examples, read_pairs, write_examples
@@ -251,8 +253,8 @@ def tune_data(ctx: typer.Context,
         generation = settings.generation
         derived = derived_pairs(corpus, derived_per_kind) if corpus else []
         examples = build_examples(read_pairs(pairs) + derived, kb, passages=generation.passages,
-                                  prompt_tokens=generation.context_tokens - generation.max_new_tokens)
-        card = write_examples(examples, out, pairs + ([corpus] if corpus else []))
+                                  prompt_tokens=generation.context_tokens - generation.max_new_tokens, target=target)
+        card = write_examples(examples, out, pairs + ([corpus] if corpus else []), target)
     except (RagError, OSError, ValueError, KeyError) as exc:
         fail(exc)
     typer.echo(json.dumps(card, indent=2))

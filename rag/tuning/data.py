@@ -2,13 +2,16 @@
 
 Each question/answer pair written for `corpora/homeowner` becomes a prompt with
 the passages the real retriever returns for it (distractors included), packed
-into the same passage count and token budget as at answering time; the target
-is the answer with the number of the passage holding its support after each
-sentence. If retrieval missed that passage, it takes the last slot, so the
-target is always grounded. A few questions are paired with passages retrieved
-for an unrelated question; their target is the refusal sentence. Few, because
-refusing is mostly the calibrated evidence gate's job: a model taught to
-decline often declines on unfamiliar documents that do answer.
+into the same passage count and token budget as at answering time. The target
+is, by default, the pair's supporting sentence as the passage words it, with the
+passage's number after it: answers are checked against the passages word by
+word, and a model taught to pick and repeat the sentence that answers gets past
+those checks with the right sentence (one taught the pairs' own wording answered
+no better than the base model). If retrieval missed the supporting passage, it
+takes the last slot, so the target is always grounded. A few questions are
+paired with passages retrieved for an unrelated question; their target is the
+refusal sentence. Few, because refusing is mostly the calibrated evidence gate's
+job: a model taught to decline often declines on unfamiliar documents that do answer.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from ..prompting import REFUSAL, PromptTemplate, build_prompt
 from ..types import Hit
 
 REFUSAL_SHARE = 0.02
+TARGETS = {"support": "supporting sentence as the passage words it", "answer": "answer in its own words"}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9$])")
 
 
@@ -47,9 +51,12 @@ def cited_answer(answer: str, n: int) -> str:
 
 
 def build_examples(pairs: list[dict], kb, passages: int = 4, prompt_tokens: int = 1888,
-                   seed: int = 0, template: PromptTemplate | None = None) -> list[dict]:
+                   seed: int = 0, template: PromptTemplate | None = None, target: str = "support") -> list[dict]:
     """JSON-ready examples: {"messages", "target", "kind", "origin", "question", "doc"}.
-    `passages` and `prompt_tokens` should be what answering uses (settings.generation)."""
+    `passages` and `prompt_tokens` should be what answering uses (settings.generation); `target` is
+    "support" (the passage's own answering sentence) or "answer" (the pair's answer in other words)."""
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of: {', '.join(TARGETS)} (not {target!r})")
     rng = random.Random(seed)
     generator = kb.answerer.generator
     examples = []
@@ -62,7 +69,7 @@ def build_examples(pairs: list[dict], kb, passages: int = 4, prompt_tokens: int 
             other = pairs[(index + len(pairs) // 2) % len(pairs)]
             hits = [h for h in kb.search(other["question"], passages + 2)
                     if not Path(h.source).as_posix().endswith("/" + pair["doc"])][:passages]
-            target, kind = REFUSAL, "unanswerable"
+            reply, kind = REFUSAL, "unanswerable"
         else:
             hits = kb.search(question, passages)
             position = next((i for i, h in enumerate(hits) if _holds(h, pair["doc"], pair["support"])), None)
@@ -72,27 +79,28 @@ def build_examples(pairs: list[dict], kb, passages: int = 4, prompt_tokens: int 
                     continue  # the support is not one passage (it spans a chunk boundary): skip it
                 hits = hits[: passages - 1] + gold[:1]
                 position = len(hits) - 1
-            target, kind = cited_answer(pair["answer"], position + 1), "answerable"
+            reply, kind = cited_answer(pair[target], position + 1), "answerable"
         prompt = build_prompt(question, hits, generator.render, generator.count_tokens, prompt_tokens, template)
         if kind == "answerable" and position >= len(prompt.passages):
             continue  # the budget cut the supporting passage
-        examples.append({"messages": prompt.messages, "target": target, "kind": kind,
+        examples.append({"messages": prompt.messages, "target": reply, "kind": kind,
                          "origin": pair.get("kind", "hand-written"), "question": question, "doc": pair["doc"]})
     return examples
 
 
-def write_examples(examples: list[dict], path: Path, sources: list[Path]) -> dict:
+def write_examples(examples: list[dict], path: Path, sources: list[Path], target: str = "support") -> dict:
     text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in examples)
     path.write_text(text, encoding="utf-8")
     card = {"examples": len(examples), "answerable": sum(e["kind"] == "answerable" for e in examples),
             "unanswerable": sum(e["kind"] == "unanswerable" for e in examples),
-            "origin": dict(Counter(e["origin"] for e in examples)),
+            "origin": dict(Counter(e["origin"] for e in examples)), "target": target,
             "sha256": hashlib.sha256(text.encode()).hexdigest(), "sources": [str(s) for s in sources],
             "how_built": "rag tune-data: each question/answer pair (hand-written, or derived by rule from the "
                          "corpus' definitions, headings and figures with the passage's own sentence as the answer) "
                          "with the passages the retriever returns for it "
                          "(as many and as long as at answering time, distractors included; the supporting passage put "
-                         "in the last slot if missed), target = answer with [n] after each sentence; "
+                         f"in the last slot if missed), target = the pair's {TARGETS[target]} "
+                         "with [n] after each sentence; "
                          f"{REFUSAL_SHARE:.0%} of questions paired with unrelated passages and the "
                          "refusal sentence. Built from corpora/homeowner only."}
     (path.parent / "DATA_CARD.json").write_text(json.dumps(card, indent=2) + "\n")
