@@ -138,10 +138,7 @@ class Answerer:
 
 def verified(sentence: str, question: str, passages: Sequence[Hit]) -> bool:
     """True when the sentence adds something, and what it adds comes from the passages."""
-    labels = [f"{p.title} {p.section}" for p in passages]
-    if any(mostly_in(sentence, label) for label in labels):
-        return False  # a passage's title and section copied out: a label, not an answer
-    source = " ".join(f"{label} {p.text}" for label, p in zip(labels, passages))
+    source = " ".join(f"{p.title} {p.section} {p.text}" for p in passages)
     if any(number.rstrip(".,") not in source for number in _NUMBER.findall(sentence)):
         return False
     new_words = content_words(sentence) - content_words(question)
