@@ -120,6 +120,7 @@ def test_tiny_training_changes_outputs_and_merge_matches(tmp_path):
     config = TINY_RUN
     card = train(tiny_examples(), base, adapter, config)
     assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
+    assert not (adapter / "README.md").exists()  # no blank model-card template beside the training card
     assert card["steps"] == 2 and card["base_model_sha256"] and card["data_sha256"]
     assert card["curve"][-1]["validation_loss"] < card["curve"][0]["validation_loss"]
     again = train(tiny_examples(), base, tmp_path / "again", config)  # same seed, same curve

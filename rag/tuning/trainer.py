@@ -148,4 +148,5 @@ def train(examples: list[dict], base_folder: Path, out: Path, config: TrainingCo
             "config": asdict(config), "steps": step, "stopped": stopped, "best_validation_loss": round(best, 4),
             "curve": curve, "wall_seconds": round(time.perf_counter() - started, 1)}
     (out / "training_card.json").write_text(json.dumps(card, indent=2) + "\n")
+    (out / "README.md").unlink(missing_ok=True)  # PEFT's blank model-card template; the training card says it all
     return card
