@@ -14,6 +14,7 @@ import os
 import shutil
 import threading
 import uuid
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -96,7 +97,9 @@ def _load(folder: str, adapter: str, threads: int):
     if adapter:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, adapter)
+        with warnings.catch_warnings():  # PEFT calls a transformers API deprecated in 5.x; not the user's concern
+            warnings.simplefilter("ignore", FutureWarning)
+            model = PeftModel.from_pretrained(model, adapter)
     model.eval()
     return tokenizer, model
 
