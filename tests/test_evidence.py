@@ -41,4 +41,3 @@ def test_verification_rejects_invented_numbers_and_echoes():
     assert not verified("The servicer must send it within 10 business days.", question, passages)
     assert not verified("The servicer must send a payoff balance.", question, passages)
     assert not verified("Lenders love golden retrievers and sailing boats.", question, passages)
-

@@ -162,13 +162,12 @@ def test_top_layers_training_adapts_only_the_top_layers(tmp_path):
 
 
 def test_shipped_adapter_was_trained_on_the_shipped_examples():
-    import hashlib
-
     from rag.settings import BUNDLED_ADAPTER
+    from rag.tuning.trainer import examples_sha256
 
     if not (BUNDLED_ADAPTER / "training_card.json").is_file():
         pytest.skip("no adapter shipped")
     card = json.loads((BUNDLED_ADAPTER / "training_card.json").read_text())
     examples = [json.loads(l) for l in (TRAINING / "examples.jsonl").read_text(encoding="utf-8").splitlines() if l]
-    assert card["data_sha256"] == hashlib.sha256(json.dumps(examples, sort_keys=True).encode()).hexdigest()
+    assert card["data_sha256"] == examples_sha256(examples)
     assert card["wall_seconds"] < 30 * 60 and card["best_validation_loss"] < card["curve"][0]["validation_loss"]

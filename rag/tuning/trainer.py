@@ -50,6 +50,11 @@ def _encode(tokenizer, example: dict, max_tokens: int):
     return ids, len(prompt_ids)
 
 
+def examples_sha256(examples: list[dict]) -> str:
+    """The training card's data hash: the examples themselves, whatever file layout held them."""
+    return hashlib.sha256(json.dumps(examples, sort_keys=True).encode()).hexdigest()
+
+
 def _folder_hash(folder: Path) -> str:
     digest = hashlib.sha256()
     for file in sorted(folder.glob("*.safetensors")) + [folder / "config.json"]:
@@ -141,8 +146,8 @@ def train(examples: list[dict], base_folder: Path, out: Path, config: TrainingCo
         if time.perf_counter() - started > config.max_minutes * 60:
             stopped = "time bound"
             break
-    data_hash = hashlib.sha256(json.dumps(examples, sort_keys=True).encode()).hexdigest()
-    card = {"base_model": str(base_folder), "base_model_sha256": _folder_hash(base_folder), "data_sha256": data_hash,
+    card = {"base_model": str(base_folder), "base_model_sha256": _folder_hash(base_folder),
+            "data_sha256": examples_sha256(examples),
             "examples": {"train": len(training), "validation": len(validation),
                          "skipped_too_long": len(examples) - len(encoded)},
             "config": asdict(config), "steps": step, "stopped": stopped, "best_validation_loss": round(best, 4),
