@@ -2,11 +2,13 @@
 
 The generator is small, so the pipeline guards it on both sides. Before
 generating, a calibrated evidence estimate refuses questions the passages cannot
-answer; the passages are then reordered by the generator's own reading of them. While generating, each finished sentence is checked against the
-passages — its numbers must appear there, its words must mostly come from
-there, and it must say more than the question did — and only checked sentences
-are passed on. The answer closes with the passages' own key sentences, quoted
-and cited, so every answer shows the words it rests on.
+answer, as does a name in the question that no passage contains; the passages
+are then reranked by the generator's own reading of them. While generating,
+each finished sentence is checked against the passages — its numbers must
+appear there, its words must mostly come from there, and it must say more than
+the question did — and only checked sentences are passed on. The answer closes
+with the passages' own key sentences, quoted and cited, so every answer shows
+the words it rests on.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from typing import Iterator, Sequence
 
 from .citations import MarkerFilter, checked, citation, parse_markers
 from .conversation import standalone_question
-from .evidence import EvidenceModel
+from .evidence import EvidenceModel, unmatched_names
 from .generation import Generator
 from .highlighting import Highlight, highlight
 from .prompting import REFUSAL, PromptTemplate, build_prompt
@@ -63,7 +65,7 @@ class Answerer:
         answer = Answer(question=question, text="", refused=False, hits=hits, search_query=query,
                         evidence=round(self.evidence.probability(query, hits), 4),
                         model=self.generator.source, adapter=self.generator.adapter or None)
-        if not hits or answer.evidence < self.evidence.threshold:
+        if not hits or answer.evidence < self.evidence.threshold or unmatched_names(query, hits):
             yield from self._refuse(answer)
             return
         if self.reranking:  # after the evidence estimate, which was calibrated on the retrieval order

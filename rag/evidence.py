@@ -5,11 +5,17 @@ similarity, the mean over the top three, and how many of the question's content
 words appear in those passages (a question about "Cook County" is not answered
 by passages that never name it). A logistic model maps them to a probability; its
 weights are fitted on labelled questions (`rag calibrate`) and stored as JSON.
+
+One check is a hard rule, not a weight: a question that names something — a
+state, a county, a lender, a program — is about that thing, and passages that
+never name it cannot answer it, however close they are in topic ("the FHA loan
+limit for Los Angeles County" against passages on FHA loan limits in general).
 """
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -21,6 +27,11 @@ from .types import Hit
 
 FEATURES = ("top_similarity", "mean_similarity_top3", "question_coverage")
 DEFAULT_MODEL = Path(__file__).resolve().parent / "evidence.json"
+# A capitalised word inside a sentence (not its first word, not part of a hyphenated or
+# all-capitals term): a name. Acronyms are left out because passages often spell them out.
+_NAME = re.compile(r"(?<![.?!:;\"“(]\s)(?<![.?!:;\"“(])(?<!^)(?<![-\w'’&])([A-Z][a-z]+)(?![\w-])")
+_NOT_NAMES = frozenset("""January February March April May June July August September October November December
+Monday Tuesday Wednesday Thursday Friday Saturday Sunday""".split())
 
 
 def features(question: str, hits: Sequence[Hit]) -> list[float]:
@@ -31,6 +42,15 @@ def features(question: str, hits: Sequence[Hit]) -> list[float]:
     seen = set().union(*(content_words(f"{h.title} {h.section} {h.text}") for h in top))
     coverage = len(asked & seen) / len(asked) if asked else 1.0
     return [hits[0].similarity, float(np.mean([h.similarity for h in top])), coverage]
+
+
+def unmatched_names(question: str, hits: Sequence[Hit]) -> list[str]:
+    """The names in the question that none of the passages contains (as a word, in any case)."""
+    names = [m.group(1) for m in _NAME.finditer(question) if m.group(1) not in _NOT_NAMES]
+    if not names:
+        return []
+    words = set(re.findall(r"[a-z]+", " ".join(f"{h.title} {h.section} {h.text}" for h in hits).lower()))
+    return [name for name in dict.fromkeys(names) if name.lower() not in words]
 
 
 @dataclass

@@ -90,3 +90,9 @@ def test_a_citation_marker_is_not_a_figure_to_check(embedder):
     reply = "Closing costs are listed on the Closing Disclosure. [1]"
     answer = answerer(reply, embedder, EvidenceModel(threshold=0.0)).ask("Where are closing costs listed?")
     assert answer.text.startswith("Closing costs are listed on the Closing Disclosure. [1]")
+
+
+def test_a_question_naming_what_no_passage_names_is_refused(embedder):
+    answer = answerer("Closing costs run 2% to 5% of the loan amount. [1]", embedder, EvidenceModel(threshold=0.0)) \
+        .ask("How much are closing costs in Travis County?")
+    assert answer.refused and answer.text == REFUSAL

@@ -1,7 +1,7 @@
 import numpy as np
 
 from rag.answering import verified
-from rag.evidence import EvidenceModel, features, fit
+from rag.evidence import EvidenceModel, features, fit, unmatched_names
 from rag.types import Hit
 
 
@@ -41,3 +41,11 @@ def test_verification_rejects_invented_numbers_and_echoes():
     assert not verified("The servicer must send it within 10 business days.", question, passages)
     assert not verified("The servicer must send a payoff balance.", question, passages)
     assert not verified("Lenders love golden retrievers and sailing boats.", question, passages)
+
+
+def test_a_name_no_passage_contains_is_unmatched():
+    hits = [hit("FHA loan limits vary by county. In California, Proposition 13 caps the tax rate.", 0.7)]
+    assert unmatched_names("What is the FHA loan limit for Los Angeles County?", hits) == ["Los", "Angeles"]
+    assert unmatched_names("How does California's Proposition 13 limit the tax rate?", hits) == []
+    # not names: a question's first word, "I'm", months, acronyms, hyphenated terms
+    assert unmatched_names("If I'm closing in April, what FHA limit applies to a Fannie-backed loan?", hits) == []
