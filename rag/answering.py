@@ -140,7 +140,7 @@ class Answerer:
 
 def verified(sentence: str, question: str, passages: Sequence[Hit]) -> bool:
     """True when the sentence adds something, and what it adds comes from the passages."""
-    source = " ".join(f"{p.title} {p.section} {p.text}" for p in passages)
+    source = " ".join(p.labelled_text for p in passages)
     if any(number.rstrip(".,") not in source for number in _NUMBER.findall(sentence)):
         return False
     new_words = content_words(sentence) - content_words(question)

@@ -40,7 +40,7 @@ def _numbers(group: str) -> list[int]:
 def overlap(text: str, passage: Hit) -> float:
     """Share of the text's content words that the passage contains."""
     words = content_words(text)
-    return len(words & content_words(f"{passage.title} {passage.section} {passage.text}")) / len(words) if words else 0.0
+    return len(words & content_words(passage.labelled_text)) / len(words) if words else 0.0
 
 
 def checked(text: str, numbers: list[int], passages: list[Hit]) -> list[int]:
@@ -51,7 +51,7 @@ def checked(text: str, numbers: list[int], passages: list[Hit]) -> list[int]:
 
 def attribute(text: str, passages: list[Hit]) -> list[int]:
     """Passage numbers the answer's sentences come from, by word overlap (for uncited answers)."""
-    words_of = [content_words(f"{p.title} {p.section} {p.text}") for p in passages]
+    words_of = [content_words(p.labelled_text) for p in passages]
     found: list[int] = []
     for sentence in _SENTENCE.split(text):
         words = content_words(sentence)

@@ -39,18 +39,19 @@ def features(question: str, hits: Sequence[Hit]) -> list[float]:
         return [0.0, 0.0, 0.0]
     top = hits[:3]
     asked = content_words(question)
-    seen = set().union(*(content_words(f"{h.title} {h.section} {h.text}") for h in top))
+    seen = set().union(*(content_words(h.labelled_text) for h in top))
     coverage = len(asked & seen) / len(asked) if asked else 1.0
     return [hits[0].similarity, float(np.mean([h.similarity for h in top])), coverage]
 
 
 def unmatched_names(question: str, hits: Sequence[Hit]) -> list[str]:
-    """The names in the question that none of the passages contains (as a word, in any case)."""
+    """The names in the question that none of the passages contains (as a word, in any case).
+    A name that is also a stop word ("Will") has no content words and is never unmatched."""
     names = [m.group(1) for m in _NAME.finditer(question) if m.group(1) not in _NOT_NAMES]
     if not names:
         return []
-    words = set(re.findall(r"[a-z]+", " ".join(f"{h.title} {h.section} {h.text}" for h in hits).lower()))
-    return [name for name in dict.fromkeys(names) if name.lower() not in words]
+    shown = set().union(*(content_words(h.labelled_text) for h in hits))
+    return [name for name in dict.fromkeys(names) if not content_words(name) <= shown]
 
 
 @dataclass

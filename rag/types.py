@@ -75,6 +75,11 @@ class Hit:
     end: int = 0
     also_in: list[str] = field(default_factory=list)
 
+    @property
+    def labelled_text(self) -> str:
+        """Title, section and text: every word the passage shows, as checks against it read it."""
+        return f"{self.title} {self.section} {self.text}"
+
     def to_dict(self) -> dict:
         return asdict(self)
 
