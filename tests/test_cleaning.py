@@ -1,4 +1,4 @@
-from rag.cleaning import join_wrapped_lines, normalize
+from rag.cleaning import drop_running_lines, join_wrapped_lines, normalize
 
 
 def test_normalize_unicode_and_spaces():
@@ -14,6 +14,7 @@ def test_normalize_reads_symbol_font_text_as_ascii():
     shifted = "".join(chr(0xF000 + ord(c)) for c in "An escrow (ESCROW) statement.")
     assert normalize(shifted + " \uf05f\uf05f\uf05f\uf05f Date") == "An escrow (ESCROW) statement. Date"
     assert normalize("\uf0b7 bullet") == "\uf0b7 bullet"  # bullet glyphs stay for the line joiner
+    assert normalize("\ue107 Top mistakes: $\ue108") == "Top mistakes: $"  # a font's own icons carry no text
 
 
 def test_join_wrapped_lines_rejoins_hyphenated_words_and_paragraphs():
@@ -26,3 +27,21 @@ def test_join_wrapped_lines_rejoins_hyphenated_words_and_paragraphs():
 def test_join_wrapped_lines_keeps_bullets_apart():
     text = "Bring these items:\n• photo ID\n§ a cashier's check for the\nclosing costs"
     assert join_wrapped_lines(text) == "Bring these items:\n- photo ID\n- a cashier's check for the closing costs"
+    # a "¨" checkbox, which NFKC turns into a bare combining diaeresis
+    assert join_wrapped_lines(normalize("Name:\n ¨ Settlement agent\n ¨ Closing attorney")) == \
+        "Name:\n- Settlement agent\n- Closing attorney"
+
+
+def test_running_heads_and_feet_are_dropped_but_repeated_body_lines_stay():
+    words = "taxes escrow title deed lien survey points rate fees loan note lender".split()
+
+    def page(n, letter):
+        body = [f"Section {letter} {verb} {word}." for verb in ("explains", "lists") for word in words]
+        return "\n".join([f"{n} of 4", "Consumer Bureau", *body[:12], "Total", *body[12:], f"Learn more, page {n}"])
+
+    pages = [page(n, letter) for n, letter in zip(range(1, 5), "ABCD")]
+    pages[3] = pages[3].replace("Consumer Bureau\n", "")  # on three of four pages is still most
+    kept = drop_running_lines(pages)
+    assert all("of 4" not in page and "Consumer Bureau" not in page and "Learn more" not in page for page in kept)
+    assert all("Total" in page and "lists lender." in page for page in kept)  # mid-page, not a running line
+    assert drop_running_lines(pages[:2]) == pages[:2]  # two pages are too few to tell layout from text

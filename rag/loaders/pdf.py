@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..cleaning import join_wrapped_lines, normalize
+from ..cleaning import drop_running_lines, join_wrapped_lines, normalize
 from ..errors import LoaderError
 from ..types import Document, Section
 from .common import title_from_path
@@ -25,8 +25,8 @@ def load(path: Path) -> Document:
     except Exception as exc:  # pypdf raises many types on malformed input; any of them means "corrupt"
         raise LoaderError(f"corrupt or unreadable PDF ({type(exc).__name__}: {str(exc)[:80]})") from None
     sections = []
-    for number, raw in enumerate(pages, start=1):
-        text = join_wrapped_lines(normalize(raw))
+    for number, page in enumerate(drop_running_lines([normalize(raw) for raw in pages]), start=1):
+        text = join_wrapped_lines(page)
         if text:
             sections.append(Section(text=text, headings=(), page=number))
     if not sections:
