@@ -1,5 +1,5 @@
 """Retrieval quality: gold-document hit@1/3/5 and MRR, hybrid vs dense only, and hybrid with the
-answer path's reranking (the generator's query likelihood) applied to the top 5.
+answer path's reranking (the generator's query likelihood choosing the top k from more candidates).
 
 On the bundled question set and, when present, ../shared/eval (a corpus the
 project never trains or tunes on). Run: python bench/retrieval_quality.py
@@ -22,7 +22,8 @@ class Reranked:
         self.kb = kb
 
     def search(self, query: str, k: int):
-        return rerank(query, self.kb.search(query, k), self.kb.answerer.generator.likelihoods)
+        candidates = self.kb.search(query, max(k, self.kb.settings.generation.rerank_candidates))
+        return rerank(query, candidates, self.kb.answerer.generator.likelihoods)[:k]
 
 
 def measure(index: Path, questions: Path) -> dict:

@@ -2,8 +2,9 @@
 
 The generator is small, so the pipeline guards it on both sides. Before
 generating, a calibrated evidence estimate refuses questions the passages cannot
-answer, as does a name in the question that no passage contains; the passages
-are then reranked by the generator's own reading of them. While generating,
+answer, as does a name in the question that no passage contains; the generator's
+own reading of a wider set of retrieved passages then chooses and orders the ones
+it is shown. While generating,
 each finished sentence is checked against the passages — its numbers must
 appear there, its words must mostly come from there, and it must say more than
 the question did — and only checked sentences are passed on. The answer closes
@@ -46,7 +47,7 @@ QUOTES_AFTER = "\n\nIn the documents' words: "
 class Answerer:
     def __init__(self, search, embed, generator: Generator, evidence: EvidenceModel, k: int,
                  context_tokens: int, max_new_tokens: int, template: PromptTemplate | None = None,
-                 reranking: bool = True):
+                 reranking: bool = True, candidates: int = 0):
         self.search = search
         self.embed = embed
         self.generator = generator
@@ -56,20 +57,22 @@ class Answerer:
         self.max_new_tokens = max_new_tokens
         self.template = template or PromptTemplate()
         self.reranking = reranking
+        self.candidates = max(k, candidates) if reranking else k
 
     def stream(self, question: str, history: Sequence[dict] | None = None) -> Iterator[str | Answer]:
         """Yield the answer's text sentence by sentence as it is checked, then the finished `Answer`.
         The pieces joined are exactly `Answer.text`."""
         query = standalone_question(question, history)
-        hits = self.search(query, self.k)
+        candidates = self.search(query, self.candidates)
+        hits = candidates[:self.k]
         answer = Answer(question=question, text="", refused=False, hits=hits, search_query=query,
                         evidence=round(self.evidence.probability(query, hits), 4),
                         model=self.generator.source, adapter=self.generator.adapter or None)
         if not hits or answer.evidence < self.evidence.threshold or unmatched_names(query, hits):
             yield from self._refuse(answer)
             return
-        if self.reranking:  # after the evidence estimate, which was calibrated on the retrieval order
-            hits = answer.hits = rerank(query, hits, self.generator.likelihoods)
+        if self.reranking:  # after the evidence estimate, which was calibrated on the retrieval order's top k
+            hits = answer.hits = rerank(query, candidates, self.generator.likelihoods)[:self.k]
         budget = min(self.context_tokens, self.generator.context_window) - self.max_new_tokens
         prompt = build_prompt(query, hits, self.generator.render, self.generator.count_tokens, budget, self.template)
         passages = prompt.passages

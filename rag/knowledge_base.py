@@ -62,7 +62,7 @@ class KnowledgeBase:
                               gen.max_new_tokens)
         return Answerer(self.search, self.embedder.embed, generator, EvidenceModel.load(gen.evidence_model), k=gen.passages,
                         context_tokens=gen.context_tokens, max_new_tokens=gen.max_new_tokens, template=template,
-                        reranking=gen.rerank)
+                        reranking=gen.rerank, candidates=gen.rerank_candidates)
 
     def ask(self, question: str, history: Sequence[dict] | None = None) -> Answer:
         """A grounded answer with citations, or a refusal when the documents don't say."""

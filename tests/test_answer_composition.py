@@ -38,7 +38,7 @@ class ReplayGenerator:
         for word in self.reply.split(" "):
             yield word + " "
 
-    def likelihoods(self, contexts, continuation):
+    def likelihoods(self, contexts, continuation, read_tokens):
         return [0.0] * len(contexts)  # no preference: the retrieval order stands
 
 
@@ -96,3 +96,21 @@ def test_a_question_naming_what_no_passage_names_is_refused(embedder):
     answer = answerer("Closing costs run 2% to 5% of the loan amount. [1]", embedder, EvidenceModel(threshold=0.0)) \
         .ask("How much are closing costs in Travis County?")
     assert answer.refused and answer.text == REFUSAL
+
+
+def test_the_reranker_chooses_the_shown_passages_from_more_than_are_shown(embedder):
+    class PrefersPmi(ReplayGenerator):
+        def likelihoods(self, contexts, continuation, read_tokens):
+            return [0.0 if "78 percent" in c else -5.0 for c in contexts]
+
+    searched = []
+
+    def search(query, k):
+        searched.append(k)
+        return PASSAGES[:k]
+
+    answerer_ = Answerer(search, embedder.embed, PrefersPmi("It ends at 78 percent of the original value [1]."),
+                         EvidenceModel(threshold=0.0), k=1, context_tokens=2048, max_new_tokens=100, candidates=2)
+    answer = answerer_.ask("When does mortgage insurance end?")
+    assert searched == [2] and [h.source for h in answer.hits] == ["pmi.md"]
+    assert [c.source for c in answer.citations] == ["pmi.md"]
