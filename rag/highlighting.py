@@ -7,6 +7,8 @@ sentence" to the question plus the share of the question's content words it
 contains. The best sentence leads; a few more follow if they score close to it,
 with a preference for the best sentence's own passage (fewer, surer citations).
 Questions are never quoted (they ask, not answer), nor the same words twice.
+A heading written as a full sentence (pages of sourced facts head each source
+with the claim it supports) is quoted like the passage's own sentences.
 """
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ _ASKS_QUANTITY = re.compile(r"\b(how (much|many|long|soon|quickly|fast|high|low|
 
 
 _QUESTION = re.compile(r"\?[\"”’)]*$")
+_STATEMENT_END = re.compile(r"[.!][\"”’)]*$")
+_MIN_STATEMENT_WORDS = 8
 
 
 @dataclass(frozen=True)
@@ -61,11 +65,11 @@ def sentences(text: str) -> list[str]:
 
 def highlight(question: str, passages: Sequence[Hit], embed, limit: int = 3) -> list[Highlight]:
     """Up to `limit` sentences that answer the question, best first; `embed` gives normalised vectors."""
-    candidates = [(n, hit, s) for n, hit in enumerate(passages, start=1) for s in sentences(hit.text)
+    candidates = [(n, heading, s) for n, hit in enumerate(passages, start=1) for heading, s in _statements(hit)
                   if not _QUESTION.search(s)]
     if not candidates:
         return []
-    in_context = [f"{hit.section.split(' > ')[-1]}: {s}" if hit.section else s for _, hit, s in candidates]
+    in_context = [f"{heading}: {s}" if heading else s for _, heading, s in candidates]
     vectors = embed([question] + in_context)
     similarity = vectors[1:] @ vectors[0]
     asked = content_words(question)
@@ -83,3 +87,13 @@ def highlight(question: str, passages: Sequence[Hit], embed, limit: int = 3) -> 
         if not any(mostly_in(candidates[i][2], candidates[j][2]) for j in chosen):
             chosen.append(int(i))
     return [Highlight(candidates[i][0], candidates[i][2], round(float(scores[i]), 4)) for i in chosen]
+
+
+def _statements(hit: Hit) -> list[tuple[str, str]]:
+    """The passage's sentences, each with the heading it sits under, led by the last heading
+    when that heading is itself a statement (under its own parent heading)."""
+    *parents, last = hit.section.split(" > ") if hit.section else [""]
+    found = [(last, s) for s in sentences(hit.text)]
+    if len(last.split()) >= _MIN_STATEMENT_WORDS and _STATEMENT_END.search(last):
+        found.insert(0, (parents[-1] if parents else "", last.strip("\"“”")))
+    return found

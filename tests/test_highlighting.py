@@ -36,3 +36,15 @@ def test_questions_and_repeats_are_never_quoted(embed):
     texts = [q.text for q in quotes]
     assert not any(t.endswith("?") for t in texts)
     assert texts.count(repeated) == 1
+
+
+def test_a_heading_written_as_a_sentence_is_quoted_like_the_text(embed):
+    # Pages of sourced facts head each source with the claim it supports; the text is the reference.
+    claim = "“Borrowers who shop around for title services could save as much as $500.”"
+    sourced = passage("Smith, Jane (2012). A study of title charges in five markets. Urban Institute.",
+                      section=f"Sources > Shop for title services > {claim}")
+    short_heading = passage("Title insurance protects the lender against claims on the title.",
+                            section="Sources > Title insurance is required.", n=1)
+    quotes = highlight("How much could I save by shopping for title services?", [sourced, short_heading], embed)
+    assert quotes[0].n == 1 and quotes[0].text == claim.strip("“”")
+    assert all(q.text != "Title insurance is required." for q in quotes)  # four words: a heading, not a claim
