@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
@@ -10,6 +11,9 @@ import typer
 import rag
 from rag.errors import RagError
 from rag.settings import Settings
+from rag.tuning.data import TARGETS
+
+TrainingTarget = Enum("TrainingTarget", {name: name for name in TARGETS}, type=str)  # typer lists and checks them
 
 from rag.evaluation import evaluate_answers, evaluate_retrieval, read_questions
 from rag.evidence import calibrate as calibrate_evidence
@@ -240,8 +244,9 @@ def tune_data(ctx: typer.Context,
               corpus: Optional[Path] = typer.Option(None, help="Derive more pairs by rule from this folder's documents "
                                                     "(definitions, headings, figures)."),
               derived_per_kind: int = typer.Option(60, min=0, help="At most this many derived pairs of each kind."),
-              target: str = typer.Option("support", help="What the model learns to say: 'support' (the passage's "
-                                         "own answering sentence) or 'answer' (the pair's answer in other words)."),
+              target: TrainingTarget = typer.Option("support",
+                                         help="What the model learns to say: 'support' (the passage's own answering "
+                                         "sentence) or 'answer' (the pair's answer in other words)."),
               index: Optional[Path] = IndexOption):
     """Build LoRA training examples: each pair with the passages the real retriever returns."""
     from rag.tuning.data import build_examples, read_pairs, write_examples
@@ -253,8 +258,8 @@ def tune_data(ctx: typer.Context,
         generation = settings.generation
         derived = derived_pairs(corpus, derived_per_kind) if corpus else []
         examples = build_examples(read_pairs(pairs) + derived, kb, passages=generation.passages,
-                                  prompt_tokens=generation.context_tokens - generation.max_new_tokens, target=target)
-        card = write_examples(examples, out, pairs + ([corpus] if corpus else []), target)
+                                  prompt_tokens=generation.context_tokens - generation.max_new_tokens, target=target.value)
+        card = write_examples(examples, out, pairs + ([corpus] if corpus else []), target.value)
     except (RagError, OSError, ValueError, KeyError) as exc:
         fail(exc)
     typer.echo(json.dumps(card, indent=2))

@@ -50,6 +50,13 @@ def test_user_mistakes_are_one_line_errors(tmp_path):
         assert "Traceback" not in result.output
 
 
+def test_an_unknown_training_target_is_refused_before_anything_is_read(tmp_path):
+    result = run("tune-data", tmp_path / "missing.jsonl", "--out", tmp_path / "ex.jsonl", "--target", "bogus",
+                 "--index", tmp_path / "no-index")
+    assert result.exit_code == 2 and "'bogus' is not one of" in result.output and "'support'" in result.output
+    assert not (tmp_path / "ex.jsonl").exists()
+
+
 def test_bad_config_is_a_one_line_error(tmp_path):
     config = tmp_path / "rag.toml"
     config.write_text("[retrieval]\nk = 'lots'\n")
