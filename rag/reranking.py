@@ -14,19 +14,16 @@ from typing import Callable, Sequence
 from .types import Hit
 
 RANK_PRIOR = 0.1  # log-probability per retrieval rank
-# Each context's last tokens are read: as good as whole passages at choosing among 8, at a third of the time.
-READ_TOKENS = 160
 _CONTEXT = "Passage: {title} — {section}\n{text}\n\nA question this passage answers:"
 
-Likelihoods = Callable[[Sequence[str], str, int], list[float]]
+Likelihoods = Callable[[Sequence[str], str], list[float]]
 
 
 def rerank(question: str, hits: Sequence[Hit], likelihoods: Likelihoods) -> list[Hit]:
-    """The hits reordered, best first; `likelihoods(contexts, continuation, read_tokens)` scores each
-    context by its last `read_tokens` tokens."""
+    """The hits reordered, best first; `likelihoods(contexts, continuation)` scores each context."""
     if len(hits) < 2:
         return list(hits)
     contexts = [_CONTEXT.format(title=h.title, section=h.section or h.title, text=h.text) for h in hits]
-    scores = likelihoods(contexts, " " + question.strip(), READ_TOKENS)
+    scores = likelihoods(contexts, " " + question.strip())
     order = sorted(range(len(hits)), key=lambda i: (-(scores[i] - RANK_PRIOR * i), i))
     return [hits[i] for i in order]

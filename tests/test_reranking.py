@@ -18,10 +18,10 @@ HITS = [passage("Closing costs run 2% to 5% of the loan amount and are listed on
 
 
 def test_the_likeliest_passage_leads_and_rank_breaks_near_ties():
-    assert rerank("q", HITS, lambda contexts, q, read: [-3.0, -1.0]) == [HITS[1], HITS[0]]
+    assert rerank("q", HITS, lambda contexts, q: [-3.0, -1.0]) == [HITS[1], HITS[0]]
     # a difference smaller than the rank prior keeps the retrieval order
-    assert rerank("q", HITS, lambda contexts, q, read: [-1.0, -1.0 + RANK_PRIOR / 2]) == HITS
-    assert rerank("q", HITS[:1], lambda contexts, q, read: 1 / 0) == HITS[:1]  # nothing to reorder, nothing scored
+    assert rerank("q", HITS, lambda contexts, q: [-1.0, -1.0 + RANK_PRIOR / 2]) == HITS
+    assert rerank("q", HITS[:1], lambda contexts, q: 1 / 0) == HITS[:1]  # nothing to reorder, nothing scored
 
 
 @pytest.mark.slow
