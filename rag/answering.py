@@ -103,8 +103,10 @@ class Answerer:
             cited += [n for n in numbers if n not in cited]
             yield piece
         # The model read every passage whole: once its checked sentences rest on some key passages,
-        # quotes from the others are only the sentence scorer's weaker guesses.
-        quotes = [q for q in key if (not cited or q.n in cited) and not mostly_in(q.text, "".join(pieces))]
+        # quotes from the others are only the sentence scorer's weaker guesses — unless they answer
+        # another part of the question than the one the model took up.
+        quotes = [q for q in key if (not cited or q.n in cited or q.answers_part)
+                  and not mostly_in(q.text, "".join(pieces))]
         if quotes:
             piece = (QUOTES_AFTER if pieces else QUOTES_LEAD) + " ".join(_quote(q) for q in quotes)
             pieces.append(piece)

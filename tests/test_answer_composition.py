@@ -38,7 +38,7 @@ class ReplayGenerator:
         for word in self.reply.split(" "):
             yield word + " "
 
-    def likelihoods(self, contexts, continuation, read_tokens):
+    def likelihoods(self, contexts, continuation):
         return [0.0] * len(contexts)  # no preference: the retrieval order stands
 
 
@@ -100,7 +100,7 @@ def test_a_question_naming_what_no_passage_names_is_refused(embedder):
 
 def test_the_reranker_chooses_the_shown_passages_from_more_than_are_shown(embedder):
     class PrefersPmi(ReplayGenerator):
-        def likelihoods(self, contexts, continuation, read_tokens):
+        def likelihoods(self, contexts, continuation):
             return [0.0 if "78 percent" in c else -5.0 for c in contexts]
 
     searched = []
@@ -114,3 +114,13 @@ def test_the_reranker_chooses_the_shown_passages_from_more_than_are_shown(embedd
     answer = answerer_.ask("When does mortgage insurance end?")
     assert searched == [2] and [h.source for h in answer.hits] == ["pmi.md"]
     assert [c.source for c in answer.citations] == ["pmi.md"]
+
+
+def test_a_part_the_model_left_out_is_still_quoted_from_its_own_passage(embedder):
+    reply = "Closing costs run 2% to 5% of the loan amount [1]."
+    one_part = answerer(reply, embedder, EvidenceModel(threshold=0.0)).ask("How much are closing costs?")
+    assert "78 percent" not in one_part.text  # the model cited passage 1; quotes stay there
+    answer = answerer(reply, embedder, EvidenceModel(threshold=0.0)).ask(
+        "How much are closing costs, and when does private mortgage insurance end?")
+    assert answer.text.startswith(reply)
+    assert "78 percent" in answer.text and [c.source for c in answer.citations] == ["closing.md", "pmi.md"]

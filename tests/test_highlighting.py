@@ -48,3 +48,22 @@ def test_a_heading_written_as_a_sentence_is_quoted_like_the_text(embed):
     quotes = highlight("How much could I save by shopping for title services?", [sourced, short_heading], embed)
     assert quotes[0].n == 1 and quotes[0].text == claim.strip("“”")
     assert all(q.text != "Title insurance is required." for q in quotes)  # four words: a heading, not a claim
+
+
+def test_questions_asking_several_things_are_split_into_their_parts():
+    from rag.highlighting import question_parts
+    assert question_parts("When does PMI end, and how much does it cost each year?") == \
+        ["When does PMI end", "how much does it cost each year"]
+    assert question_parts("Who runs my closing? What is their title?") == ["Who runs my closing", "What is their title"]
+    one = "What are closing costs and taxes?"  # one question about two things
+    assert question_parts(one) == [one]
+
+
+def test_each_part_of_a_question_gets_its_best_sentence(embed):
+    passages = [passage("PMI ends automatically when the balance reaches 78 percent of the original value. "
+                        "Lenders may also cancel it earlier at their discretion.", n=1),
+                passage("Mortgage insurance premiums usually cost 0.5 to 1 percent of the loan amount a year.",
+                        section="Cost of mortgage insurance", n=2)]
+    quotes = highlight("When does PMI end automatically, and how much does it cost each year?", passages, embed)
+    assert "78 percent" in quotes[0].text and not quotes[0].answers_part
+    assert any(q.n == 2 and q.answers_part and "0.5 to 1 percent" in q.text for q in quotes)
