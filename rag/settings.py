@@ -67,7 +67,7 @@ class GenerationSettings:
     context_tokens: int = 2048  # prompt plus answer; bounded by the model's own window too
     passages: int = 4  # retrieved passages offered to the model
     rerank: bool = True  # choose them by how well each predicts the question (the generator scores)
-    rerank_candidates: int = 8  # retrieved passages the reranker chooses from
+    rerank_candidates: int = 8  # retrieved passages the reranker chooses them from
     evidence_model: str = ""  # calibrated refusal model (JSON); empty means the bundled one
     system_prompt: str = ""  # empty means the built-in instruction
     passage_template: str = ""  # fields: {n} {source_line} {text}
