@@ -12,9 +12,6 @@ import rag
 from rag.errors import RagError
 from rag.settings import Settings
 from rag.tuning.data import TARGETS
-
-TrainingTarget = Enum("TrainingTarget", {name: name for name in TARGETS}, type=str)  # typer lists and checks them
-
 from rag.evaluation import evaluate_answers, evaluate_retrieval, read_questions
 from rag.evidence import calibrate as calibrate_evidence
 
@@ -30,6 +27,7 @@ JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 NoAdapterOption = typer.Option(False, "--no-adapter", help="Answer with the base model, without the LoRA adapter.")
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED = 0, 1, 2
+TrainingTarget = Enum("TrainingTarget", {name: name for name in TARGETS}, type=str)  # typer lists and checks them
 
 
 @app.callback()

@@ -45,15 +45,12 @@ def drop_running_lines(pages: Sequence[str]) -> list[str]:
     if len(pages) < 3:
         return list(pages)
     page_lines = [page.split("\n") for page in pages]
-    counts = Counter(key for lines in page_lines for key in {_running_key(line) for line in _edges(lines)})
+    page_edges = [set(lines[:EDGE_LINES] + lines[-EDGE_LINES:]) for lines in page_lines]
+    counts = Counter(key for edges in page_edges for key in {_running_key(line) for line in edges})
     running = {key for key, count in counts.items()
                if key and 2 * count > len(pages) and len(key) <= RUNNING_LINE_CHARS}
-    return ["\n".join(line for line in lines if line not in _edges(lines) or _running_key(line) not in running)
-            for lines in page_lines]
-
-
-def _edges(lines: list[str]) -> set[str]:
-    return set(lines[:EDGE_LINES] + lines[-EDGE_LINES:])
+    return ["\n".join(line for line in lines if line not in edges or _running_key(line) not in running)
+            for lines, edges in zip(page_lines, page_edges)]
 
 
 def _running_key(line: str) -> str:

@@ -8,8 +8,9 @@ contains. The best sentence leads; a few more follow if they score close to it,
 with a preference for the best sentence's own passage (fewer, surer citations).
 Questions are never quoted (they ask, not answer), nor the same words twice.
 A question that asks two things ("…, and how many days …?") also gets each
-part's best sentence, which may sit in another passage. A heading written as a full sentence (pages of sourced facts head each source
-with the claim it supports) is quoted like the passage's own sentences.
+part's best sentence, which may sit in another passage. A heading written as a
+full sentence (pages of sourced facts head each source with the claim it
+supports) is quoted like the passage's own sentences.
 """
 from __future__ import annotations
 
@@ -91,6 +92,7 @@ def highlight(question: str, passages: Sequence[Hit], embed, limit: int = 3) -> 
     scores = _scores(question, vectors[0], candidates, sentence_vectors)
     best = int(np.argmax(scores))
     preferred = scores + np.array([SAME_PASSAGE_BONUS if n == candidates[best][0] else 0.0 for n, _, _ in candidates])
+
     def repeats(i: int, others: list[int]) -> bool:
         return any(mostly_in(candidates[i][2], candidates[j][2]) for j in others)
 
