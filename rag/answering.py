@@ -70,8 +70,8 @@ class Answerer:
         if not hits or answer.evidence < self.evidence.threshold or unmatched_names(query, hits):
             yield from self._refuse(answer)
             return
-        if self.reranking:  # after the evidence estimate, which was calibrated on the retrieval order's top k
-            hits = answer.hits = rerank(query, candidates, self.generator.likelihoods)[:self.k]
+        # After the evidence estimate, which was calibrated on the retrieval order's top k.
+        hits = answer.hits = self.choose(query, candidates)
         budget = min(self.context_tokens, self.generator.context_window) - self.max_new_tokens
         prompt = build_prompt(query, hits, self.generator.render, self.generator.count_tokens, budget, self.template)
         passages = prompt.passages
@@ -118,6 +118,17 @@ class Answerer:
         answer.citations = [citation(n, passages[n - 1]) for n in cited]
         yield answer
 
+    def choose(self, query: str, candidates: Sequence[Hit]) -> list[Hit]:
+        """The k passages the generator is shown: the candidates as its own reading ranks them
+        (retrieval's order when reranking is off)."""
+        if not self.reranking:
+            return list(candidates[:self.k])
+        return rerank(query, candidates, self.generator.likelihoods)[:self.k]
+
+    def shown_passages(self, query: str) -> list[Hit]:
+        """The passages the generator would be shown for `query`, had it passed the refusal checks."""
+        return self.choose(query, self.search(query, self.candidates))
+
     def ask(self, question: str, history: Sequence[dict] | None = None) -> Answer:
         *_, answer = self.stream(question, history)
         return answer
@@ -143,13 +154,15 @@ class Answerer:
 
 
 def verified(sentence: str, question: str, passages: Sequence[Hit]) -> bool:
-    """True when the sentence adds something, and what it adds comes from the passages."""
+    """True when the sentence adds something, and what it adds comes from the passages, not only their labels."""
     source = " ".join(p.labelled_text for p in passages)
     if any(number.rstrip(".,") not in source for number in _NUMBER.findall(sentence)):
         return False
     new_words = content_words(sentence) - content_words(question)
     if not new_words:
         return False
+    if any(mostly_in(sentence, f"{p.title} {p.section}") for p in passages):
+        return False  # a passage's title or heading path repeated: a label, not an answer
     return len(new_words & content_words(source)) / len(new_words) >= MIN_SUPPORT
 
 

@@ -104,13 +104,17 @@ def highlight(question: str, passages: Sequence[Hit], embed, limit: int = 3) -> 
             chosen.append(int(i))
     # "Is there a limit?" alone matches any limit: a part is read in the light of the whole question.
     answers_part: list[int] = []
+    lead_answers_part = False  # the lead sentence may itself be the best answer to one part
     for part, vector in zip(asks[1:], vectors[1:]):
         i = int(np.argmax(_scores(part, vector, candidates, sentence_vectors) + WHOLE_QUESTION_WEIGHT * scores))
-        if not repeats(i, chosen[:1] + answers_part):
+        if repeats(i, chosen[:1]):
+            lead_answers_part = True
+        elif not repeats(i, answers_part):
             answers_part.append(i)
     rest = [i for i in chosen[1:] if not repeats(i, answers_part)]
     order = (chosen[:1] + answers_part + rest)[:max(limit, 1 + len(answers_part))]
-    return [Highlight(candidates[i][0], candidates[i][2], round(float(scores[i]), 4), i in answers_part)
+    return [Highlight(candidates[i][0], candidates[i][2], round(float(scores[i]), 4),
+                      i in answers_part or (i == chosen[0] and lead_answers_part))
             for i in order]
 
 

@@ -41,6 +41,7 @@ def test_verification_rejects_invented_numbers_and_echoes():
     assert not verified("The servicer must send it within 10 business days.", question, passages)
     assert not verified("The servicer must send a payoff balance.", question, passages)
     assert not verified("Lenders love golden retrievers and sailing boats.", question, passages)
+    assert not verified("Escrow > Cushion.", "How big is it?", passages)  # the passage's label, repeated
 
 
 def test_a_name_no_passage_contains_is_unmatched():
