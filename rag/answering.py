@@ -125,10 +125,6 @@ class Answerer:
             return list(candidates[:self.k])
         return rerank(query, candidates, self.generator.likelihoods)[:self.k]
 
-    def shown_passages(self, query: str) -> list[Hit]:
-        """The passages the generator would be shown for `query`, had it passed the refusal checks."""
-        return self.choose(query, self.search(query, self.candidates))
-
     def ask(self, question: str, history: Sequence[dict] | None = None) -> Answer:
         *_, answer = self.stream(question, history)
         return answer
