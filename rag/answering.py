@@ -7,8 +7,8 @@ own reading of a wider set of retrieved passages then chooses and orders the one
 it is shown. While generating, each finished sentence is checked against the
 passages — its numbers must appear there, its words must mostly come from there,
 and it must say more than the question and the passages' labels did — and only
-checked sentences are passed on. The answer closes with the passages' own key sentences, quoted and
-cited, so every answer shows the words it rests on.
+checked sentences are passed on. The answer closes with the passages' own key
+sentences, quoted and cited, so every answer shows the words it rests on.
 """
 from __future__ import annotations
 
