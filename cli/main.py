@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import tempfile
+import time
+import traceback
 from enum import Enum
 from pathlib import Path
 from typing import List, Optional
@@ -10,7 +13,7 @@ import typer
 
 import rag
 from rag.errors import RagError
-from rag.settings import Settings
+from rag.settings import MAX_K, Settings
 from rag.tuning.data import TARGETS
 from rag.evaluation import evaluate_answers, evaluate_retrieval, read_questions
 from rag.evidence import calibrate as calibrate_evidence
@@ -49,6 +52,41 @@ def fail(exc: Exception, code: int = EXIT_FAILED):
     raise typer.Exit(code)
 
 
+def open_knowledge_base(settings: Settings, use_adapter: bool = True) -> rag.KnowledgeBase:
+    """The one place commands open an index (tests put a knowledge base with stand-in models here)."""
+    return rag.open(settings.index, settings, use_adapter=use_adapter)
+
+
+def fail_internal(exc: Exception):
+    """A bug, not a user mistake: one line, the traceback in a file, and exit 2 (nothing was committed)."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    try:
+        from platformdirs import user_log_path
+
+        folder = user_log_path("rag")
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        folder = Path(tempfile.gettempdir())
+    log = folder / f"internal-error-{time.strftime('%Y%m%d-%H%M%S')}-{id(exc):x}.log"
+    try:
+        log.write_text(text, encoding="utf-8")
+        where = f"traceback written to {log}"
+    except OSError as write_error:
+        where = f"traceback could not be written: {write_error}"
+    first_line = str(exc).splitlines()[0] if str(exc) else ""
+    err(f"error: internal error: {type(exc).__name__}: {first_line} ({where})")
+    raise typer.Exit(EXIT_FAILED)
+
+
+def require_text(value: str, name: str) -> str:
+    """A blank QUESTION or QUERY is a usage error, like a missing one."""
+    if not value.strip():
+        err(f"error: {name} is empty; give it in plain words, e.g. rag {'ask' if name == 'QUESTION' else 'search'} "
+            f"\"How big is the escrow cushion?\"")
+        raise typer.Exit(EXIT_FAILED)
+    return value
+
+
 @app.command()
 def ingest(ctx: typer.Context,
            paths: List[Path] = typer.Argument(..., help="Files or folders to index (.md .txt .html .pdf)."),
@@ -64,6 +102,8 @@ def ingest(ctx: typer.Context,
                             wait=wait, log=None if quiet else err)
     except (RagError, OSError) as exc:
         fail(exc)
+    except Exception as exc:  # noqa: BLE001 - a bug: reported in one line, the traceback kept in a file
+        fail_internal(exc)
     show_report(report, settings.index, quiet, as_json)
 
 
@@ -96,6 +136,8 @@ def refresh(ctx: typer.Context,
                              wait=wait, log=None if quiet else err)
     except (RagError, OSError) as exc:
         fail(exc)
+    except Exception as exc:  # noqa: BLE001 - a bug: reported in one line, the traceback kept in a file
+        fail_internal(exc)
     show_report(report, settings.index, quiet, as_json)
 
 
@@ -103,12 +145,13 @@ def refresh(ctx: typer.Context,
 def search(ctx: typer.Context,
            query: str = typer.Argument(..., help="What to look for."),
            index: Optional[Path] = IndexOption,
-           k: int = typer.Option(5, "--k", "-k", min=1, max=100, help="Number of passages."),
+           k: int = typer.Option(5, "--k", "-k", min=1, max=MAX_K, help="Number of passages."),
            as_json: bool = JsonOption):
     """Find the passages that best match QUERY."""
+    require_text(query, "QUERY")
     settings = settings_for(ctx, index=str(index) if index else None)
     try:
-        hits = rag.open(settings.index, settings).search(query, k=k)
+        hits = open_knowledge_base(settings).search(query, k=k)
     except RagError as exc:
         fail(exc)
     if as_json:
@@ -124,9 +167,10 @@ def ask(ctx: typer.Context,
         no_adapter: bool = NoAdapterOption,
         as_json: bool = JsonOption):
     """Answer QUESTION from the documents, citing them; says so when they don't answer it."""
+    require_text(question, "QUESTION")
     settings = settings_for(ctx, index=str(index) if index else None)
     try:
-        kb = rag.open(settings.index, settings, use_adapter=not no_adapter)
+        kb = open_knowledge_base(settings, use_adapter=not no_adapter)
         if as_json:
             print_json(kb.ask(question))
             return
@@ -141,7 +185,7 @@ def chat(ctx: typer.Context, index: Optional[Path] = IndexOption, no_adapter: bo
     """Ask questions one after another; follow-ups use the conversation. Empty line or Ctrl-D quits."""
     settings = settings_for(ctx, index=str(index) if index else None)
     try:
-        kb = rag.open(settings.index, settings, use_adapter=not no_adapter)
+        kb = open_knowledge_base(settings, use_adapter=not no_adapter)
     except RagError as exc:
         fail(exc)
     history: list[dict] = []
@@ -167,7 +211,8 @@ def chat(ctx: typer.Context, index: Optional[Path] = IndexOption, no_adapter: bo
 def evaluate(ctx: typer.Context,
              questions: Path = typer.Argument(..., help="Question file (JSONL: question, answers, gold_docs, kind)."),
              index: Optional[Path] = IndexOption,
-             retrieval_only: bool = typer.Option(False, "--retrieval-only", help="Skip answering; retrieval metrics only."),
+             retrieval_only: bool = typer.Option(False, "--retrieval-only",
+                                                 help="Skip answering; retrieval metrics only."),
              limit: int = typer.Option(0, "--limit", min=0, help="Use only the first N questions."),
              out: Optional[Path] = typer.Option(None, "--out", help="Write the metrics and every answer as JSON here."),
              ab: bool = typer.Option(False, "--ab", help="Answer twice, with and without the adapter, side by side."),
@@ -177,13 +222,13 @@ def evaluate(ctx: typer.Context,
     settings = settings_for(ctx, index=str(index) if index else None)
     try:
         qs = read_questions(questions)[: limit or None]
-        kb = rag.open(settings.index, settings, use_adapter=not no_adapter)
+        kb = open_knowledge_base(settings, use_adapter=not no_adapter)
         result = {"questions": str(questions), "index": str(settings.index),
                   "retrieval": evaluate_retrieval(kb, qs)}
         if not retrieval_only:
             progress = None if as_json else lambda i, n, r: err(f"  {i}/{n} {r.id} "
                                                                  f"{'refused' if r.refused else 'answered'}")
-            runs = {"adapter": kb, "base": rag.open(settings.index, settings, use_adapter=False)} if ab else {"": kb}
+            runs = {"adapter": kb, "base": open_knowledge_base(settings, use_adapter=False)} if ab else {"": kb}
             for name, knowledge_base in runs.items():
                 label = f"answers ({name}: {knowledge_base.answerer.generator.adapter or 'no adapter'})" if name \
                     else "answers"
@@ -200,14 +245,15 @@ def evaluate(ctx: typer.Context,
 
 @app.command()
 def calibrate(ctx: typer.Context,
-              questions: List[Path] = typer.Argument(..., help="Labelled question files; unanswerable ones have no gold_docs."),
+              questions: List[Path] = typer.Argument(
+                  ..., help="Labelled question files; unanswerable ones have no gold_docs."),
               index: Optional[Path] = IndexOption,
               out: Path = typer.Option(..., "--out", help="Where to write the evidence model (JSON)."),
               max_false_refusal: float = typer.Option(0.1, help="Refusals allowed among answerable questions.")):
     """Fit the refusal threshold on labelled questions; point generation.evidence_model at the result."""
     settings = settings_for(ctx, index=str(index) if index else None)
     try:
-        kb = rag.open(settings.index, settings)
+        kb = open_knowledge_base(settings)
         labelled = [q for path in questions for q in read_questions(path)]
         model = calibrate_evidence(kb.search, labelled, max_false_refusal, settings.generation.passages)
     except RagError as exc:
@@ -226,7 +272,7 @@ def serve(ctx: typer.Context,
     """Serve the OpenAI-compatible API, /search, /ask and a chat page at /."""
     settings = settings_for(ctx, index=str(index) if index else None, **{"server.host": host, "server.port": port})
     try:
-        kb = rag.open(settings.index, settings, use_adapter=not no_adapter)
+        kb = open_knowledge_base(settings, use_adapter=not no_adapter)
     except RagError as exc:
         fail(exc)
     from rag.server import serve as run_server
@@ -237,7 +283,8 @@ def serve(ctx: typer.Context,
 
 @app.command(name="tune-data")
 def tune_data(ctx: typer.Context,
-              pairs: List[Path] = typer.Argument(..., help="Question/answer pair files (question, answer, doc, support)."),
+              pairs: List[Path] = typer.Argument(
+                  ..., help="Question/answer pair files (question, answer, doc, support)."),
               out: Path = typer.Option(..., "--out", help="Where to write the training examples (JSONL)."),
               corpus: Optional[Path] = typer.Option(None, help="Derive more pairs by rule from this folder's documents "
                                                     "(definitions, headings, figures)."),
@@ -252,11 +299,9 @@ def tune_data(ctx: typer.Context,
 
     settings = settings_for(ctx, index=str(index) if index else None)
     try:
-        kb = rag.open(settings.index, settings)
-        generation = settings.generation
+        kb = open_knowledge_base(settings)
         derived = derived_pairs(corpus, derived_per_kind) if corpus else []
-        examples = build_examples(read_pairs(pairs) + derived, kb, passages=generation.passages,
-                                  prompt_tokens=generation.context_tokens - generation.max_new_tokens, target=target.value)
+        examples = build_examples(read_pairs(pairs) + derived, kb, target=target.value)
         card = write_examples(examples, out, pairs + ([corpus] if corpus else []), target.value)
     except (RagError, OSError, ValueError, KeyError) as exc:
         fail(exc)
@@ -301,7 +346,7 @@ def info(ctx: typer.Context, index: Optional[Path] = IndexOption, as_json: bool 
     """Show what an index holds and how it was built."""
     settings = settings_for(ctx, index=str(index) if index else None)
     try:
-        details = rag.open(settings.index, settings).info()
+        details = open_knowledge_base(settings).info()
     except RagError as exc:
         fail(exc)
     if as_json:

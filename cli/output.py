@@ -63,20 +63,14 @@ def is_tty() -> bool:
 
 
 def stream_answer(events):
-    """Print answer text as it arrives; return the final `Answer`."""
-    answer, printed = None, False
+    """Print the answer's text as it arrives (a refusal is text too); return the final `Answer`."""
+    answer = None
     for event in events:
         if isinstance(event, str):
             typer.echo(event, nl=False)
-            printed = True
         else:
             answer = event
-    if answer.refused:
-        if printed:
-            typer.echo("\n(withdrawn: the passages do not support this answer)")
-        typer.echo(answer.text)
-    else:
-        typer.echo("")
+    typer.echo("")
     return answer
 
 

@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
+from .text import CLAUSE_BREAK as _SENTENCE_BREAK
 from .types import Chunk, Document
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 CHUNKER_VERSION = 1
 
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?;:])[\"”’)\]]*\s+(?=[\"“(\[]?[A-Z0-9$])")
+_WORD = re.compile(r"\S+")
 _MAX_HEADING_WORDS = 24
+# Memory stays bounded on any input (a 50 MB line once took 11 GB): text goes to the tokenizer in
+# calls of about this many characters, and no run of text longer than the next bound is counted
+# whole. A word piece never stands for more than this many characters of real prose, so longer
+# sentences are over budget anyway and are cut word by word; a longer word is cut by characters.
+_COUNT_BATCH_CHARS = 100_000
+_MAX_CHARS_PER_TOKEN = 64
+_KNOWN_WORDS = 200_000  # word counts remembered while cutting one long sentence
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Unit:
     start: int
     end: int
@@ -35,6 +43,7 @@ class Chunker:
         self.count_tokens = count_tokens
         self.max_tokens = max_tokens
         self.overlap_tokens = max(0, min(overlap_tokens, max_tokens // 2))
+        self.max_unit_chars = max_tokens * _MAX_CHARS_PER_TOKEN
 
     def chunk(self, document: Document, doc_id: str) -> list[Chunk]:
         chunks: list[Chunk] = []
@@ -55,7 +64,7 @@ class Chunker:
         """Title and heading path, shortened until it takes at most a third of the budget."""
         parts = [h for h in (title, *headings) if h]
         parts = [p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
-        parts = [" ".join(p.split()[:_MAX_HEADING_WORDS]) for p in parts]
+        parts = [" ".join(p.split(None, _MAX_HEADING_WORDS)[:_MAX_HEADING_WORDS]) for p in parts]
         while parts:
             header = " > ".join(parts)
             if self.count_tokens([header])[0] <= self.max_tokens // 3:
@@ -71,7 +80,8 @@ class Chunker:
         first = 0
         while first < len(units):
             last, used = first, units[first].tokens
-            while last + 1 < len(units) and used + units[last + 1].tokens <= budget:
+            while (last + 1 < len(units) and used + units[last + 1].tokens <= budget
+                   and units[last + 1].end - units[first].start <= self.max_unit_chars):
                 last += 1
                 used += units[last].tokens
             spans.append((units[first].start, units[last].end))
@@ -83,8 +93,7 @@ class Chunker:
     def _fit(self, text: str, header: str, spans, budget: int) -> list[tuple[int, int]]:
         """Re-pack any span whose real count is over the limit (tokenizers that are not additive)."""
         fitted = []
-        for start, end in spans:
-            total = self.count_tokens([f"{header}\n{text[start:end]}" if header else text[start:end]])[0]
+        for (start, end), total in zip(spans, self._count_spans(text, header, spans)):
             if total <= self.max_tokens or budget <= 1:
                 fitted.append((start, end))
                 continue
@@ -92,6 +101,18 @@ class Chunker:
             inner = self._pack(text[start:end], smaller)
             fitted.extend(self._fit(text, header, [(start + s, start + e) for s, e in inner], smaller))
         return fitted
+
+    def _count_spans(self, text: str, header: str, spans) -> Iterator[int]:
+        """The real count of each span with its header, a bounded batch per tokenizer call."""
+        batch: list[str] = []
+        chars = 0
+        for start, end in spans:
+            batch.append(f"{header}\n{text[start:end]}" if header else text[start:end])
+            chars += len(batch[-1])
+            if chars >= _COUNT_BATCH_CHARS:
+                yield from self.count_tokens(batch)
+                batch, chars = [], 0
+        yield from self.count_tokens(batch)
 
     def _overlap_start(self, units: list[_Unit], first: int, last: int) -> int:
         """Where the next chunk starts: back over at most `overlap_tokens` of sentences."""
@@ -102,36 +123,76 @@ class Chunker:
         return start
 
     def _units(self, text: str, budget: int) -> list[_Unit]:
-        spans = list(_sentence_spans(text))
-        counts = self.count_tokens([text[s:e] for s, e in spans])
         units: list[_Unit] = []
-        for (start, end), tokens in zip(spans, counts):
-            if tokens <= budget:
-                units.append(_Unit(start, end, tokens))
-            else:
+        batch: list[tuple[int, int]] = []
+        batch_chars = 0
+
+        def count_batch() -> None:
+            nonlocal batch_chars
+            for (start, end), tokens in zip(batch, self.count_tokens([text[s:e] for s, e in batch])):
+                if tokens <= budget:
+                    units.append(_Unit(start, end, tokens))
+                else:
+                    units.extend(self._split_long(text, start, end, budget))
+            batch.clear()
+            batch_chars = 0
+
+        for start, end in _sentence_spans(text):
+            if end - start > self.max_unit_chars:
+                count_batch()
                 units.extend(self._split_long(text, start, end, budget))
+                continue
+            batch.append((start, end))
+            batch_chars += end - start
+            if batch_chars >= _COUNT_BATCH_CHARS:
+                count_batch()
+        count_batch()
         return units
 
     def _split_long(self, text: str, start: int, end: int, budget: int) -> list[_Unit]:
-        """Cut an over-long sentence at word boundaries; a lone huge word is cut by characters."""
-        words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
-        counts = self.count_tokens([text[s:e] for s, e in words])
+        """Cut an over-long sentence at word boundaries; a lone huge word is cut by characters.
+        Words are counted a window at a time; a piece also ends before it outgrows `max_unit_chars`."""
         pieces: list[_Unit] = []
         piece_start, prev_end, used = None, start, 0
-        for (w_start, w_end), tokens in zip(words, counts):
-            if piece_start is not None and used + tokens > budget:
-                pieces.append(_Unit(piece_start, prev_end, used))
-                piece_start, used = None, 0
-            if tokens > budget:
-                pieces.extend(self._split_word(text, w_start, w_end, budget))
-                continue
-            if piece_start is None:
-                piece_start = w_start
-            used += tokens
-            prev_end = w_end
+        known: dict[str, int] = {}  # a word's count, reused: a long run of text repeats its words
+        for window in self._word_windows(text, start, end):
+            words = [text[s:e] for s, e in window]
+            if len(known) > _KNOWN_WORDS:
+                known.clear()
+            new = list(dict.fromkeys(w for w in words if w not in known))
+            known.update(zip(new, self.count_tokens(new)))
+            for (w_start, w_end), tokens in zip(window, (known[w] for w in words)):
+                if piece_start is not None and (used + tokens > budget or w_end - piece_start > self.max_unit_chars):
+                    pieces.append(_Unit(piece_start, prev_end, used))
+                    piece_start, used = None, 0
+                if tokens > budget:
+                    pieces.extend(self._split_word(text, w_start, w_end, budget))
+                    continue
+                if piece_start is None:
+                    piece_start = w_start
+                used += tokens
+                prev_end = w_end
         if piece_start is not None:
             pieces.append(_Unit(piece_start, prev_end, used))
         return pieces
+
+    def _word_windows(self, text: str, start: int, end: int) -> Iterator[list[tuple[int, int]]]:
+        """Words of text[start:end] in lists of bounded total size; a word longer than
+        `max_unit_chars` comes as several such segments."""
+        window: list[tuple[int, int]] = []
+        chars = 0
+        for match in _WORD.finditer(text, start, end):
+            w_start, w_end = match.span()
+            if w_end - w_start > self.max_unit_chars:
+                window.extend(_segments(w_start, w_end, self.max_unit_chars))
+            else:
+                window.append((w_start, w_end))
+            chars += w_end - w_start
+            if chars >= _COUNT_BATCH_CHARS or len(window) >= 4096:
+                yield window
+                window, chars = [], 0
+        if window:
+            yield window
 
     def _split_word(self, text: str, start: int, end: int, budget: int) -> list[_Unit]:
         size = max(1, (end - start) * budget // max(1, self.count_tokens([text[start:end]])[0]))
@@ -143,6 +204,13 @@ class Chunker:
             pieces.append(_Unit(start, stop, self.count_tokens([text[start:stop]])[0]))
             start = stop
         return pieces
+
+
+def _segments(start: int, end: int, size: int):
+    while end - start > size:
+        yield start, start + size
+        start += size
+    yield start, end
 
 
 def _sentence_spans(text: str):

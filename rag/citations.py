@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import re
 
-from .text_overlap import content_words
+from .text import LOOSE_BREAK, content_words, share_found, split_sentences
 from .types import Citation, Hit
 
 _MARKER = re.compile(r"\s*\[(\s*\d+(?:\s*(?:,|;|and|-|–)\s*\d+)*\s*)\]")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
-MIN_SUPPORT = 0.5  # share of a sentence's content words that must appear in a passage to attribute it
+_RANGE_SPAN = 10  # "[1-9]" is a range of passages; "[1-20]" is no citation anyone means
+_LONGEST_MARKER = 16  # characters a "[" is held back for while its marker streams in
 
 
 def parse_markers(text: str, n_passages: int) -> tuple[str, list[int]]:
@@ -30,36 +30,33 @@ def _numbers(group: str) -> list[int]:
     numbers: list[int] = []
     for part in re.split(r"\s*(?:,|;|and)\s*", group.strip()):
         bounds = re.split(r"\s*[-–]\s*", part)
-        if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit() and int(bounds[1]) - int(bounds[0]) < 10:
+        if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit() and \
+                int(bounds[1]) - int(bounds[0]) < _RANGE_SPAN:
             numbers.extend(range(int(bounds[0]), int(bounds[1]) + 1))
         elif part.isdigit():
             numbers.append(int(part))
     return numbers
 
 
-def overlap(text: str, passage: Hit) -> float:
-    """Share of the text's content words that the passage contains."""
+def checked(text: str, numbers: list[int], passages: list[Hit], support: float) -> list[int]:
+    """The cited numbers whose passage holds at least `support` of the text's content words;
+    if none does, the passages that do."""
     words = content_words(text)
-    return len(words & content_words(passage.labelled_text)) / len(words) if words else 0.0
+    kept = [n for n in numbers if share_found(words, content_words(passages[n - 1].labelled_text)) >= support]
+    return kept or attribute(text, passages, support)
 
 
-def checked(text: str, numbers: list[int], passages: list[Hit]) -> list[int]:
-    """The cited numbers whose passage supports the text; if none does, the passages that do."""
-    kept = [n for n in numbers if overlap(text, passages[n - 1]) >= MIN_SUPPORT]
-    return kept or attribute(text, passages)
-
-
-def attribute(text: str, passages: list[Hit]) -> list[int]:
+def attribute(text: str, passages: list[Hit], support: float) -> list[int]:
     """Passage numbers the answer's sentences come from, by word overlap (for uncited answers)."""
     words_of = [content_words(p.labelled_text) for p in passages]
     found: list[int] = []
-    for sentence in _SENTENCE.split(text):
+    for sentence in split_sentences(text, boundary=LOOSE_BREAK):
         words = content_words(sentence)
         if not words:
             continue
-        overlap = [len(words & passage) / len(words) for passage in words_of]
+        overlap = [share_found(words, passage) for passage in words_of]
         best = max(range(len(passages)), key=lambda i: overlap[i], default=None)
-        if best is not None and overlap[best] >= MIN_SUPPORT and best + 1 not in found:
+        if best is not None and overlap[best] >= support and best + 1 not in found:
             found.append(best + 1)
     return found
 
@@ -82,7 +79,7 @@ class MarkerFilter:
     def feed(self, piece: str) -> str:
         self.pending += piece
         held = self._PARTIAL.search(self.pending)
-        if held.group(0) and len(self.pending) - held.start() < 16:
+        if held.group(0) and len(self.pending) - held.start() < _LONGEST_MARKER:
             ready, self.pending = self.pending[:held.start()], self.pending[held.start():]
         else:
             ready, self.pending = self.pending, ""

@@ -1,9 +1,12 @@
 """Text repair shared by every loader: Unicode, whitespace, PDF line breaks and running heads."""
 from __future__ import annotations
 
+import os
 import re
+import sys
 import unicodedata
 from collections import Counter
+from functools import lru_cache
 from typing import Sequence
 
 # Characters that carry no text: zero-width marks, soft hyphens, BOMs.
@@ -15,7 +18,12 @@ _BULLET_GLYPHS = "\uf0a7\uf0b7\uf0d8"  # symbol-font bullets, kept for the line 
 # Any other private-use code point is a font's own icon (checkbox, arrow, input box): no text.
 _ICONS = {code: None for code in range(0xE000, 0xF900) if chr(code) not in _BULLET_GLYPHS}
 _REPAIRS = {**_ICONS, **_INVISIBLE, **_SYMBOL_FONT_ASCII}
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # and lone surrogates
+# Unicode normalisation reorders a run of combining marks in quadratic time; no script stacks more
+# than a handful on one letter, so a longer run ("Zalgo" text) keeps only its first ones.
+MAX_COMBINING_MARKS = 16
+# Every combining mark lies above U+02FF: only runs of such characters need the (slower) exact test.
+_NON_LATIN_RUN = re.compile(f"[^\\x00-\\u02ff]{{{MAX_COMBINING_MARKS + 1},}}")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 # Glyphs PDFs use for bullets and checkboxes (Wingdings "§"; "¨", which NFKC leaves as a bare
@@ -26,16 +34,38 @@ RUNNING_LINE_CHARS = 80  # a running head or foot is a short line …
 EDGE_LINES = 8  # … among a page's first or last lines
 # Dot leaders, fill-in blanks and undecodable glyph runs carry no text.
 _LEADERS = re.compile(r"[\ufffd]+|[_.·…\-–—]{4,}")
-_SENTENCE_END = re.compile(r"[.!?:;)\]”\"]$")
+
+
+def display_path(path) -> str:
+    """A path as text that prints and stores anywhere: bytes that are not UTF-8 (a file name may hold
+    any) shown escaped, as in "bad-\\xff.md". The path itself is kept losslessly elsewhere."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def normalize(text: str) -> str:
     """Unicode NFKC, no invisible or control characters, tidy spaces and blank lines."""
+    text = _NON_LATIN_RUN.sub(lambda run: _combining_runs().sub(_first_marks, run.group(0)), text)
     text = unicodedata.normalize("NFKC", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _CONTROL.sub(" ", text.translate(_REPAIRS))
     text = _LEADERS.sub(" ", text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def _first_marks(run: re.Match) -> str:
+    return run.group(0)[:MAX_COMBINING_MARKS]
+
+
+@lru_cache(maxsize=1)
+def _combining_runs() -> re.Pattern:
+    marks = [code for code in range(sys.maxunicode + 1) if unicodedata.combining(chr(code))]
+    ranges, start = [], marks[0]
+    for previous, code in zip(marks, marks[1:] + [-1]):
+        if code != previous + 1:
+            ranges.append(f"{re.escape(chr(start))}-{re.escape(chr(previous))}" if previous > start
+                          else re.escape(chr(start)))
+            start = code
+    return re.compile(f"[{''.join(ranges)}]{{{MAX_COMBINING_MARKS + 1},}}")
 
 
 def drop_running_lines(pages: Sequence[str]) -> list[str]:
@@ -62,32 +92,43 @@ def join_wrapped_lines(text: str) -> str:
 
     A line joins the previous one unless the previous ends a sentence and this one
     starts like a new item (capital, digit, bullet), or a blank line separates them.
-    Words hyphenated across a break are rejoined.
+    Words hyphenated across a break are rejoined. Each output line is kept as a list of
+    pieces joined once at the end: a paragraph of a million wrapped lines stays linear.
     """
-    out: list[str] = []
+    out: list[list[str]] = []  # pieces of each output line; [] is a blank line
+    lengths: list[int] = []
     for raw in text.split("\n"):
         line = raw.strip()
         bullet = _PDF_BULLET.match(line)
         if bullet:
             line = "- " + line[bullet.end():]
         if not line:
-            if out and out[-1] != "":
-                out.append("")
+            if out and out[-1]:
+                out.append([])
+                lengths.append(0)
             continue
-        if out and out[-1] and not bullet and _continues(out[-1], line):
-            prev = out[-1]
-            if re.search(r"[A-Za-z]-$", prev) and line[:1].islower():
-                out[-1] = prev[:-1] + line
+        if out and out[-1] and not bullet and _continues(out[-1][-1], lengths[-1], line):
+            last = out[-1][-1]
+            if len(last) >= 2 and last[-1] == "-" and last[-2] in _ASCII_LETTERS and line[:1].islower():
+                out[-1][-1] = last[:-1]
+                out[-1].append(line)
+                lengths[-1] += len(line) - 1
             else:
-                out[-1] = prev + " " + line
+                out[-1].append(" " + line)
+                lengths[-1] += len(line) + 1
         else:
-            out.append(line)
-    return "\n".join(out).strip()
+            out.append([line])
+            lengths.append(len(line))
+    return "\n".join("".join(pieces) for pieces in out).strip()
 
 
-def _continues(prev: str, line: str) -> bool:
+_ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_SENTENCE_END_CHARS = frozenset(".!?:;)]”\"")
+
+
+def _continues(prev_piece: str, prev_length: int, line: str) -> bool:
     if line.startswith("- "):
         return False
     if line[:1].islower() or line[:1] in ",;)":
         return True
-    return not _SENTENCE_END.search(prev) and len(prev) > 40
+    return prev_piece[-1:] not in _SENTENCE_END_CHARS and prev_length > 40

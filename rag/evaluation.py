@@ -82,7 +82,8 @@ def evaluate_retrieval(kb, questions: list[Question], k: int = max(RETRIEVAL_KS)
         rank = first_gold_rank(kb.search(q.question, k=k), q.gold_docs)
         ranks.append(rank)
         by_kind.setdefault(q.kind, []).append(rank)
-    return {"overall": retrieval_metrics(ranks), "by_kind": {kind: retrieval_metrics(r) for kind, r in sorted(by_kind.items())}}
+    return {"overall": retrieval_metrics(ranks),
+            "by_kind": {kind: retrieval_metrics(r) for kind, r in sorted(by_kind.items())}}
 
 
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(

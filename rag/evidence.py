@@ -15,23 +15,19 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from .text_overlap import content_words
+from .errors import ConfigError
+from .policy import AnsweringPolicy
+from .text import content_words, share_found
 from .types import Hit
 
 FEATURES = ("top_similarity", "mean_similarity_top3", "question_coverage")
 DEFAULT_MODEL = Path(__file__).resolve().parent / "evidence.json"
-# A capitalised word inside a sentence (not its first word, not part of a hyphenated or
-# all-capitals term): a name. Acronyms are left out because passages often spell them out.
-_NAME = re.compile(r"(?<![.?!:;\"“(]\s)(?<![.?!:;\"“(])(?<!^)(?<![-\w'’&])([A-Z][a-z]+)(?![\w-])")
-_NOT_NAMES = frozenset("""January February March April May June July August September October November December
-Monday Tuesday Wednesday Thursday Friday Saturday Sunday""".split())
 
 
 def features(question: str, hits: Sequence[Hit]) -> list[float]:
@@ -40,14 +36,16 @@ def features(question: str, hits: Sequence[Hit]) -> list[float]:
     top = hits[:3]
     asked = content_words(question)
     seen = set().union(*(content_words(h.labelled_text) for h in top))
-    coverage = len(asked & seen) / len(asked) if asked else 1.0
+    coverage = share_found(asked, seen, if_empty=1.0)
     return [hits[0].similarity, float(np.mean([h.similarity for h in top])), coverage]
 
 
-def unmatched_names(question: str, hits: Sequence[Hit]) -> list[str]:
-    """The names in the question that none of the passages contains (as a word, in any case).
-    A name that is also a stop word ("Will") has no content words and is never unmatched."""
-    names = [m.group(1) for m in _NAME.finditer(question) if m.group(1) not in _NOT_NAMES]
+def unmatched_names(question: str, hits: Sequence[Hit], policy: AnsweringPolicy = AnsweringPolicy()) -> list[str]:
+    """The names in the question (the policy's name rule: a capitalised word inside a sentence, not
+    part of a hyphenated or all-capitals term — passages often spell acronyms out) that none of the
+    passages contains (as a word, in any case). A name that is also a stop word ("Will") has no
+    content words and is never unmatched."""
+    names = [m.group(1) for m in policy.regex("name").finditer(question) if m.group(1) not in policy.not_names]
     if not names:
         return []
     shown = set().union(*(content_words(h.labelled_text) for h in hits))
@@ -56,9 +54,9 @@ def unmatched_names(question: str, hits: Sequence[Hit]) -> list[str]:
 
 @dataclass
 class EvidenceModel:
-    weights: list[float] = field(default_factory=lambda: [8.0, 4.0, 4.0])
-    bias: float = -8.0
-    threshold: float = 0.5
+    weights: list[float]  # one per feature, in FEATURES' order
+    bias: float
+    threshold: float  # answer when the probability reaches it
     fitted_on: dict = field(default_factory=dict)
 
     def probability(self, question: str, hits: Sequence[Hit]) -> float:
@@ -70,11 +68,19 @@ class EvidenceModel:
 
     @classmethod
     def load(cls, path: str | Path = "") -> "EvidenceModel":
-        path = Path(path) if path else DEFAULT_MODEL
-        if not path.is_file():
-            return cls()
-        data = json.loads(path.read_text())
-        return cls(data["weights"], data["bias"], data.get("threshold", 0.5), data.get("fitted_on", {}))
+        """The model at `path` (setting generation.evidence_model), or the bundled one when empty."""
+        where = Path(path) if path else DEFAULT_MODEL
+        fix = ("point generation.evidence_model at a file written by 'rag calibrate', or set it to \"\" for the "
+               "bundled one") if path else "the bundled evidence model is missing; reinstall rag"
+        try:
+            data = json.loads(where.read_text(encoding="utf-8"))
+            return cls([float(w) for w in data["weights"]], float(data["bias"]), float(data.get("threshold", 0.5)),
+                       data.get("fitted_on", {}))
+        except FileNotFoundError:
+            raise ConfigError(f"generation.evidence_model: no file at {where}; {fix}") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"generation.evidence_model: {where} is not an evidence model "
+                              f"({type(exc).__name__}: {exc}); {fix}") from None
 
 
 def fit(rows: list[list[float]], labels: list[int], max_false_refusal: float = 0.1,

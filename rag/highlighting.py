@@ -20,28 +20,13 @@ from typing import Sequence
 
 import numpy as np
 
-from .text_overlap import content_words, mostly_in
+from .policy import AnsweringPolicy
+from .text import content_words, mostly_in, share_found, split_sentences
 from .types import Hit
 
-_SPLIT = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“(]?[A-Z0-9$])|\n+")
-_MIN_WORDS = 4
-_MAX_LIST_WORDS = 80
-LEXICAL_WEIGHT = 0.3
-RANK_PENALTY = 0.15  # a prior for passages ranked higher (reranked: the top one usually holds the answer)
-SAME_PASSAGE_BONUS = 0.2
-WHOLE_QUESTION_WEIGHT = 0.3  # a part's best sentence is judged with the whole question too, less
-MAX_GAP = 0.15  # how far below the best sentence a further quote may score
-QUANTITY_BONUS = 0.1  # "how much / how long / what share" questions are answered by figures
-_ASKS_QUANTITY = re.compile(r"\b(how (much|many|long|soon|quickly|fast|high|low|large|big|old|often)|what (share|percent"
-                            r"|percentage|age|number|amount|rate)|when)\b", re.I)
-
-
 _QUESTION = re.compile(r"\?[\"”’)]*$")
-# Where a question asks another: after a "?", or at ", and" before a question word.
-_PARTS = re.compile(r"\?\s+(?=\S)|,\s+and\s+(?=(?:what|when|where|which|who|why|how|is|are|can|do|does|must|should"
-                    r"|will)\b)", re.I)
 _STATEMENT_END = re.compile(r"[.!][\"”’)]*$")
-_MIN_STATEMENT_WORDS = 8
+_DEFAULT = AnsweringPolicy()
 
 
 @dataclass(frozen=True)
@@ -52,53 +37,56 @@ class Highlight:
     answers_part: bool = False  # the best sentence for one part of a question that asks several
 
 
-def sentences(text: str) -> list[str]:
+def sentences(text: str, policy: AnsweringPolicy = _DEFAULT) -> list[str]:
     """Sentences and lines; a line ending in ":" takes in the list items that follow it."""
     out: list[str] = []
     absorbing = False
-    for raw in _SPLIT.split(text):
+    for raw in split_sentences(text, lines=True):
         piece = raw.strip()
         is_item = piece.startswith("- ")
         piece = piece.lstrip("- ").strip()
         if not piece:
             continue
-        if absorbing and is_item and len(out[-1].split()) + len(piece.split()) <= _MAX_LIST_WORDS:
+        if absorbing and is_item and len(out[-1].split()) + len(piece.split()) <= policy.quote_max_list_words:
             out[-1] += (" " if out[-1][-1] in ".:;!?" else "; ") + piece
             continue
         absorbing = piece.endswith(":")
         out.append(piece)
-    return [s for s in out if len(s.split()) >= _MIN_WORDS]
+    return [s for s in out if len(s.split()) >= policy.quote_min_words]
 
 
-def question_parts(question: str) -> list[str]:
+def question_parts(question: str, policy: AnsweringPolicy = _DEFAULT) -> list[str]:
     """The questions a question asks: "…? …?" and "…, and how many …?" ask two. One part when it asks one."""
-    parts = [part.strip(" ?") for part in _PARTS.split(question)]
-    parts = [part for part in parts if len(part.split()) >= _MIN_WORDS]
+    parts = [part.strip(" ?") for part in policy.regex("question_parts").split(question)]
+    parts = [part for part in parts if len(part.split()) >= policy.quote_min_words]
     return parts if len(parts) > 1 else [question]
 
 
-def highlight(question: str, passages: Sequence[Hit], embed, limit: int = 3) -> list[Highlight]:
-    """Up to `limit` sentences that answer the question, best first; `embed` gives normalised vectors.
-    A question in several parts gets each part's best sentence too (`answers_part`), within or past the limit."""
-    candidates = [(n, heading, s) for n, hit in enumerate(passages, start=1) for heading, s in _statements(hit)
+def highlight(question: str, passages: Sequence[Hit], embed, policy: AnsweringPolicy = _DEFAULT) -> list[Highlight]:
+    """Up to `policy.quote_limit` sentences that answer the question, best first; `embed` gives normalised
+    vectors. A question in several parts gets each part's best sentence too (`answers_part`), within or
+    past the limit."""
+    limit = policy.quote_limit
+    candidates = [(n, heading, s) for n, hit in enumerate(passages, start=1) for heading, s in _statements(hit, policy)
                   if not _QUESTION.search(s)]
     if not candidates:
         return []
     in_context = [f"{heading}: {s}" if heading else s for _, heading, s in candidates]
-    parts = question_parts(question)
+    parts = question_parts(question, policy)
     asks = [question] + (parts if len(parts) > 1 else [])
     vectors = embed(asks + in_context)
     sentence_vectors = vectors[len(asks):]
-    scores = _scores(question, vectors[0], candidates, sentence_vectors)
+    scores = _scores(question, vectors[0], candidates, sentence_vectors, policy)
     best = int(np.argmax(scores))
-    preferred = scores + np.array([SAME_PASSAGE_BONUS if n == candidates[best][0] else 0.0 for n, _, _ in candidates])
+    preferred = scores + np.array([policy.quote_same_passage_bonus if n == candidates[best][0] else 0.0
+                                   for n, _, _ in candidates])
 
     def repeats(i: int, others: list[int]) -> bool:
-        return any(mostly_in(candidates[i][2], candidates[j][2]) for j in others)
+        return any(mostly_in(candidates[i][2], candidates[j][2], policy.repeat_share) for j in others)
 
     chosen: list[int] = []
     for i in np.argsort(-preferred, kind="stable"):
-        if len(chosen) == limit or preferred[i] < scores[best] - MAX_GAP:
+        if len(chosen) == limit or preferred[i] < scores[best] - policy.quote_max_gap:
             break
         if not repeats(i, chosen):
             chosen.append(int(i))
@@ -106,7 +94,8 @@ def highlight(question: str, passages: Sequence[Hit], embed, limit: int = 3) -> 
     answers_part: list[int] = []
     lead_answers_part = False  # the lead sentence may itself be the best answer to one part
     for part, vector in zip(asks[1:], vectors[1:]):
-        i = int(np.argmax(_scores(part, vector, candidates, sentence_vectors) + WHOLE_QUESTION_WEIGHT * scores))
+        i = int(np.argmax(_scores(part, vector, candidates, sentence_vectors, policy)
+                          + policy.quote_whole_question_weight * scores))
         if repeats(i, chosen[:1]):
             lead_answers_part = True
         elif not repeats(i, answers_part):
@@ -118,20 +107,21 @@ def highlight(question: str, passages: Sequence[Hit], embed, limit: int = 3) -> 
             for i in order]
 
 
-def _scores(question: str, question_vector, candidates, sentence_vectors) -> np.ndarray:
+def _scores(question: str, question_vector, candidates, sentence_vectors, policy: AnsweringPolicy) -> np.ndarray:
     asked = content_words(question)
-    wants_figure = bool(_ASKS_QUANTITY.search(question))
+    wants_figure = bool(policy.regex("asks_quantity").search(question))
     return np.array([
-        cosine + LEXICAL_WEIGHT * (len(asked & content_words(s)) / len(asked) if asked else 0.0)
-        - RANK_PENALTY * (n - 1) + (QUANTITY_BONUS if wants_figure and re.search(r"\d", s) else 0.0)
+        cosine + policy.quote_lexical_weight * share_found(asked, content_words(s))
+        - policy.quote_rank_penalty * (n - 1)
+        + (policy.quote_quantity_bonus if wants_figure and re.search(r"\d", s) else 0.0)
         for (n, _, s), cosine in zip(candidates, sentence_vectors @ question_vector)])
 
 
-def _statements(hit: Hit) -> list[tuple[str, str]]:
+def _statements(hit: Hit, policy: AnsweringPolicy) -> list[tuple[str, str]]:
     """The passage's sentences, each with the heading it sits under, led by the last heading
     when that heading is itself a statement (under its own parent heading)."""
     *parents, last = hit.section.split(" > ") if hit.section else [""]
-    found = [(last, s) for s in sentences(hit.text)]
-    if len(last.split()) >= _MIN_STATEMENT_WORDS and _STATEMENT_END.search(last):
+    found = [(last, s) for s in sentences(hit.text, policy)]
+    if len(last.split()) >= policy.quote_min_statement_words and _STATEMENT_END.search(last):
         found.insert(0, (parents[-1] if parents else "", last.strip("\"“”")))
     return found

@@ -8,6 +8,7 @@ earlier version of it was indexed, that version stays.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -15,15 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunking import CHUNKER_VERSION, Chunker
-from .embedding import Embedder
-from .errors import IndexMismatchError, LoaderError, RagError
+from .chunking import CHUNKER_VERSION
+from .embedding import Embedder, embedder_from_settings
+from .errors import IndexMismatchError, RagError
 from .index import IndexStore, Manifest, Snapshot
 from .index import lexical, metadata, vectors
 from .index.metadata import ChunkRow, Occurrence
 from .index.store import utc_now
-from .loaders import load_document
-from .scanning import file_sha256, resolve_stored, scan, stored_path
+from .isolation import FAILED, UNCHANGED, FileWorker, shared_worker
+from .scanning import display_path, resolve_stored, scan, stored_path
 from .settings import Settings
 from .types import IngestReport
 
@@ -40,7 +41,7 @@ class _Doc:
 
     @property
     def doc_id(self) -> str:
-        return hashlib.sha1(self.stored.encode()).hexdigest()[:16]
+        return hashlib.sha1(os.fsencode(self.stored)).hexdigest()[:16]  # any bytes a file name may hold
 
 
 def ingest(paths, index=None, settings: Settings | None = None, *, progress: bool = False,
@@ -49,13 +50,16 @@ def ingest(paths, index=None, settings: Settings | None = None, *, progress: boo
     settings = settings or Settings.load()
     started = time.perf_counter()
     store = IndexStore(index or settings.index)
-    embedder = Embedder(settings.embedding.model, settings.embedding.batch_size, settings.embedding.threads)
+    embedder = embedder_from_settings(settings, threads=os.cpu_count() or 1)  # an ingest is the only job
     found = scan(list(paths))
     report = IngestReport(skipped=found.skipped, failed=list(found.broken))
+    worker = shared_worker(str(embedder.path), settings.ingest.file_memory_mb)  # starts while we go on
     with store.writing(wait=wait):
+        if not found.files and store.current_version() is None:
+            raise RagError(_nothing_to_index(paths, found))
         previous = _previous(store, embedder, settings, log)
         try:
-            plan = _plan(found, store.root, previous, embedder, settings, report)
+            plan = _plan(found, store.root, previous, embedder, settings, report, worker)
             if previous is not None and not report.added + report.updated + report.removed + report.renamed:
                 report.version = previous.version
                 report.chunks = previous.metadata.count("chunks")
@@ -66,6 +70,13 @@ def ingest(paths, index=None, settings: Settings | None = None, *, progress: boo
                 previous.close()
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _nothing_to_index(paths, found) -> str:
+    named = ", ".join(display_path(p) for p in paths)
+    other = f" ({len(found.skipped) + len(found.broken)} other files were skipped or broken)" \
+        if found.skipped or found.broken else ""
+    return f"{named} contains no supported files (.md .txt .html .pdf){other}; nothing was indexed"
 
 
 def refresh(index=None, settings: Settings | None = None, **options) -> IngestReport:
@@ -110,46 +121,42 @@ class _StaleSources:
         pass
 
 
-def _plan(found, root: Path, previous, embedder: Embedder, settings: Settings, report: IngestReport) -> list[_Doc]:
+def _plan(found, root: Path, previous, embedder: Embedder, settings: Settings, report: IngestReport,
+          worker: FileWorker) -> list[_Doc]:
     old_sources = dict(previous.manifest.sources) if previous is not None else {}
     reusable = isinstance(previous, Snapshot)
-    chunker = Chunker(embedder.count_tokens, min(settings.chunking.max_tokens, embedder.max_tokens),
-                      settings.chunking.overlap_tokens)
-    limit = int(settings.ingest.max_file_mb * 1024 * 1024)
+    chunking = _chunking_settings(settings, embedder)
     plan: dict[str, _Doc] = {}
-    seen_hashes: dict[str, str] = {}
     files = list(found.files)
     if not reusable:  # a rebuild re-reads every source the old index knew
         files += [p for s in old_sources if (p := resolve_stored(s, root)).is_file() and p not in found.files]
     for path in files:
         stored = stored_path(path, root)
         old = old_sources.get(stored)
-        try:
-            if path.stat().st_size > limit:
-                raise LoaderError(f"larger than {settings.ingest.max_file_mb:g} MB (setting ingest.max_file_mb)")
-            sha = file_sha256(path)
-            if reusable and old and old["sha256"] == sha:
-                doc = _Doc(stored, sha, old["title"], old["kind"])
-                doc.carried = previous.metadata.occurrences_of_document(doc.doc_id)
-                report.unchanged += 1
-            else:
-                document = load_document(path)
-                doc = _Doc(stored, sha, document.title, document.kind)
-                doc.fresh = [(c.text, c.embed_text, c.section, c.page, c.start, c.end)
-                             for c in chunker.chunk(document, doc.doc_id)]
-                if old:
-                    report.updated += 1
-                else:
-                    report.added += 1
-            plan[stored] = doc
-            seen_hashes.setdefault(sha, stored)
-        except (LoaderError, OSError) as exc:
-            reason = str(exc) if isinstance(exc, LoaderError) else f"cannot read file: {exc.strerror or exc}"
-            report.failed.append((str(path), reason))
+        result = worker.run(settings.ingest.file_timeout_s, path=str(path),
+                            known_sha256=old["sha256"] if reusable and old else None,
+                            max_bytes=int(settings.ingest.max_file_mb * 1024 * 1024),
+                            embedding_model=str(embedder.path), max_tokens=chunking["max_tokens"],
+                            overlap_tokens=chunking["overlap_tokens"])
+        if result["status"] == FAILED:
+            report.failed.append((display_path(path), result["reason"]))
             if reusable and old:  # keep what was indexed before
                 doc = _Doc(stored, old["sha256"], old["title"], old["kind"])
                 doc.carried = previous.metadata.occurrences_of_document(doc.doc_id)
                 plan[stored] = doc
+        elif result["status"] == UNCHANGED:
+            doc = _Doc(stored, result["sha256"], old["title"], old["kind"])
+            doc.carried = previous.metadata.occurrences_of_document(doc.doc_id)
+            plan[stored] = doc
+            report.unchanged += 1
+        else:
+            doc = _Doc(stored, result["sha256"], result["title"], result["kind"])
+            doc.fresh = [tuple(chunk) for chunk in result["chunks"]]
+            plan[stored] = doc
+            if old:
+                report.updated += 1
+            else:
+                report.added += 1
     _account_removals(found, root, old_sources, plan, report)
     if reusable:  # documents outside this run's paths stay as they were
         for stored, old in old_sources.items():
@@ -216,7 +223,8 @@ def _write(store, plan, found, previous, embedder, settings, report, progress) -
     staged = store.new_version_dir()
     name = store.next_version_name()
     vectors.write(vectors.build(matrix, ids, dimension), staged)
-    metadata.write(staged, [(d.doc_id, d.stored, d.title, d.kind, d.sha256) for d in plan], rows.values(), occurrences)
+    metadata.write(staged, [(d.doc_id, display_path(d.stored), d.title, d.kind, d.sha256) for d in plan],
+                   rows.values(), occurrences)
     lexical.build_and_write([r.embed_text for r in rows.values()], ids, staged)
     chunk_counts: dict[str, int] = {}
     for o in occurrences:

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from .answering import Answerer
-from .embedding import Embedder
+from .embedding import embedder_from_settings
+from .errors import ConfigError
 from .evidence import EvidenceModel
-from .generation import Generator
+from .generation import generator_from_settings
 from .index import IndexStore, Snapshot
 from .prompting import PromptTemplate
 from .retrieval import Retriever
@@ -23,8 +24,7 @@ class KnowledgeBase:
     def __init__(self, index: str | Path | None = None, settings: Settings | None = None):
         self.settings = settings or Settings.load()
         self.store = IndexStore(index or self.settings.index)
-        emb = self.settings.embedding
-        self.embedder = Embedder(emb.model, emb.batch_size, emb.threads)
+        self.embedder = embedder_from_settings(self.settings)
         self._lock = threading.Lock()
         self._snapshot = self._open(self.store.current_dir())
 
@@ -58,11 +58,15 @@ class KnowledgeBase:
         gen = self.settings.generation
         template = PromptTemplate(**{name: value for name, value in (
             ("system", gen.system_prompt), ("passage", gen.passage_template), ("user", gen.user_template)) if value})
-        generator = Generator(gen.model, self.settings.cache_dir, gen.adapter, self.settings.embedding.threads,
-                              gen.max_new_tokens)
-        return Answerer(self.search, self.embedder.embed, generator, EvidenceModel.load(gen.evidence_model), k=gen.passages,
+        evidence = EvidenceModel.load(gen.evidence_model)  # before the model loads: a wrong path fails fast
+        if gen.adapter and not (Path(gen.adapter) / "adapter_config.json").is_file():
+            raise ConfigError(f"generation.adapter: no PEFT adapter at {gen.adapter} (no adapter_config.json); "
+                              "point it at a folder written by 'rag tune', or set it to \"\" (or use --no-adapter) "
+                              "for the base model")
+        generator = generator_from_settings(self.settings)
+        return Answerer(self.search, self.embedder.embed, generator, evidence, k=gen.passages,
                         context_tokens=gen.context_tokens, max_new_tokens=gen.max_new_tokens, template=template,
-                        reranking=gen.rerank, candidates=gen.rerank_candidates)
+                        reranking=gen.rerank, candidates=gen.rerank_candidates, policy=self.settings.answering)
 
     def ask(self, question: str, history: Sequence[dict] | None = None) -> Answer:
         """A grounded answer with citations, or a refusal when the documents don't say."""

@@ -7,10 +7,12 @@ template change can never make the prompt overflow.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable
 
+from .errors import RagError
+from .policy import AnsweringPolicy
+from .text import LOOSE_BREAK, split_sentences
 from .types import Hit
 
 DEFAULT_SYSTEM = (
@@ -22,7 +24,6 @@ DEFAULT_SYSTEM = (
 DEFAULT_PASSAGE = "[{n}] {source_line}\n{text}"
 DEFAULT_USER = "Passages:\n\n{passages}\n\nQuestion: {question}"
 REFUSAL = "The documents don't say."
-_MIN_PASSAGE_TOKENS = 48
 
 
 @dataclass
@@ -49,8 +50,10 @@ def source_line(hit: Hit) -> str:
 
 
 def build_prompt(question: str, hits: list[Hit], render: Callable[[list[dict]], str],
-                 count_tokens: Callable[[str], int], budget: int, template: PromptTemplate | None = None) -> Prompt:
-    """Messages whose rendered form takes at most `budget` tokens."""
+                 count_tokens: Callable[[str], int], budget: int, template: PromptTemplate | None = None,
+                 min_passage_tokens: int = AnsweringPolicy.min_passage_tokens) -> Prompt:
+    """Messages whose rendered form takes at most `budget` tokens; a passage that would be cut
+    below `min_passage_tokens` is left out (the answering policy sets it)."""
     template = template or PromptTemplate()
     texts = [hit.text for hit in hits]
     while True:
@@ -58,12 +61,13 @@ def build_prompt(question: str, hits: list[Hit], render: Callable[[list[dict]], 
         tokens = count_tokens(render(messages))
         if tokens <= budget or not texts:
             if tokens > budget:
-                raise ValueError(f"the question alone takes {tokens} tokens, more than the {budget} available")
+                raise RagError(f"the question alone takes {tokens} tokens, more than the {budget} the prompt may use; "
+                               "ask a shorter question or raise generation.context_tokens")
             return Prompt(messages, hits[:len(texts)], tokens)
         # Over budget: shorten the last passage, or drop it when little would be left.
         excess = tokens - budget
         last_tokens = count_tokens(texts[-1])
-        if last_tokens - excess >= _MIN_PASSAGE_TOKENS:
+        if last_tokens - excess >= min_passage_tokens:
             texts[-1] = _cut(texts[-1], last_tokens - excess, count_tokens)
         else:
             texts.pop()
@@ -78,7 +82,7 @@ def _messages(question: str, hits: list[Hit], texts: list[str], template: Prompt
 
 def _cut(text: str, max_tokens: int, count_tokens: Callable[[str], int]) -> str:
     """The longest run of whole sentences within `max_tokens` (whole words if one sentence is too long)."""
-    pieces = re.split(r"(?<=[.!?])\s+", text)
+    pieces = split_sentences(text, boundary=LOOSE_BREAK)
     kept = ""
     for piece in pieces:
         candidate = f"{kept} {piece}".strip()

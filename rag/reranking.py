@@ -13,17 +13,17 @@ from typing import Callable, Sequence
 
 from .types import Hit
 
-RANK_PRIOR = 0.1  # log-probability per retrieval rank
 _CONTEXT = "Passage: {title} — {section}\n{text}\n\nA question this passage answers:"
 
 Likelihoods = Callable[[Sequence[str], str], list[float]]
 
 
-def rerank(question: str, hits: Sequence[Hit], likelihoods: Likelihoods) -> list[Hit]:
-    """The hits reordered, best first; `likelihoods(contexts, continuation)` scores each context."""
+def rerank(question: str, hits: Sequence[Hit], likelihoods: Likelihoods, rank_prior: float) -> list[Hit]:
+    """The hits reordered, best first; `likelihoods(contexts, continuation)` scores each context,
+    and `rank_prior` (log-probability per retrieval rank) keeps the retrieval order in near ties."""
     if len(hits) < 2:
         return list(hits)
     contexts = [_CONTEXT.format(title=h.title, section=h.section or h.title, text=h.text) for h in hits]
     scores = likelihoods(contexts, " " + question.strip())
-    order = sorted(range(len(hits)), key=lambda i: (-(scores[i] - RANK_PRIOR * i), i))
+    order = sorted(range(len(hits)), key=lambda i: (-(scores[i] - rank_prior * i), i))
     return [hits[i] for i in order]

@@ -6,8 +6,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cleaning import display_path
 from .errors import RagError
 from .loaders import is_supported
+
+__all__ = ["Scan", "display_path", "file_sha256", "resolve_stored", "scan", "stored_path"]
 
 
 @dataclass
@@ -26,33 +29,54 @@ def scan(paths: list[str | Path]) -> Scan:
     for raw in paths:
         path = Path(raw).expanduser()
         if not path.exists() and not path.is_symlink():
-            raise RagError(f"{path} does not exist; check the path")
+            raise RagError(f"{display_path(path)} does not exist; check the path")
         result.roots.append(path.absolute())
         if path.is_dir():
             root = path.resolve()
-            for folder, dirnames, filenames in os.walk(path, followlinks=False):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for name in sorted(filenames):
-                    if not name.startswith("."):
-                        _add(Path(folder) / name, result, root)
+            for file in _walk(path):
+                _add(file, result, root)
         else:
             _add(path, result)
     result.files = sorted(set(result.files))
     return result
 
 
+def _walk(top: Path):
+    """Files under `top`, not hidden, in sorted order; directory links are not followed. A loop of
+    explicit stack, not recursion: a tree may be nested deeper than Python's recursion limit."""
+    pending = [top]
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(folder) as entries:
+                visible = sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
+        except OSError:  # unreadable or vanished folder: what it holds cannot be listed
+            continue
+        subfolders = []
+        for entry in visible:
+            try:
+                is_folder, is_link = entry.is_dir(), entry.is_symlink()
+            except OSError:
+                is_folder, is_link = False, False
+            if not is_folder:
+                yield Path(entry.path)
+            elif not is_link:
+                subfolders.append(Path(entry.path))
+        pending.extend(reversed(subfolders))
+
+
 def _add(path: Path, result: Scan, root: Path | None = None) -> None:
     try:
         target = path.resolve(strict=True)
     except (OSError, RuntimeError):
-        result.broken.append((str(path), "broken or looping symbolic link"))
+        result.broken.append((display_path(path), "broken or looping symbolic link"))
         return
     if root is not None and target != root and root not in target.parents:
-        result.broken.append((str(path), f"links outside the source folder {root}; not indexed"))
+        result.broken.append((display_path(path), f"links outside the source folder {display_path(root)}; not indexed"))
     elif not path.is_file():
-        result.skipped.append((str(path), "not a regular file"))
+        result.skipped.append((display_path(path), "not a regular file"))
     elif not is_supported(path):
-        result.skipped.append((str(path), f"unsupported file type '{path.suffix or '(none)'}'"))
+        result.skipped.append((display_path(path), f"unsupported file type '{display_path(path.suffix or '(none)')}'"))
     else:
         result.files.append(path.absolute())
 

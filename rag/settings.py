@@ -4,27 +4,32 @@ Environment variables are read here and nowhere else:
 ``RAG_CONFIG`` names a TOML file, ``RAG_INDEX`` the index directory, ``RAG_API_KEY``
 the HTTP server's key, and
 ``RAG_<SECTION>__<FIELD>`` (e.g. ``RAG_RETRIEVAL__K=8``) any other field.
+
+The `[answering]` section is the answering policy (`rag.policy.AnsweringPolicy`): every
+threshold, weight and pattern the answering stages use, each documented in its field.
+`Settings.validate` checks every field's bounds and the fields against each other, once,
+after all layers are applied; a bad value is a one-line `ConfigError` naming the field.
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+# In a checkout these are the top-level folders; in an installed wheel, its own copies (rag/bundled.py).
+from .bundled import BUNDLED_ADAPTER, DEFAULT_INDEX
 from .errors import ConfigError
+from .policy import AnsweringPolicy
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_INDEX = PROJECT_ROOT / "indexes" / "homeowner"
-BUNDLED_ADAPTER = PROJECT_ROOT / "adapters" / "homeowner"
 
 
 def _bundled_adapter() -> str:
@@ -35,7 +40,6 @@ def _bundled_adapter() -> str:
 class EmbeddingSettings:
     model: str = ""  # a sentence-transformers folder; empty means the bundled MiniLM
     batch_size: int = 32
-    threads: int = 0  # 0: every core
 
 
 @dataclass
@@ -47,6 +51,11 @@ class ChunkingSettings:
 @dataclass
 class IngestSettings:
     max_file_mb: float = 50.0
+    file_timeout_s: float = 60.0  # a file whose loading, cleaning and chunking takes longer is reported as failed
+    file_memory_mb: int = 1536  # … or that needs more memory than this
+
+
+MAX_K = 50  # the most passages a search returns; the CLI and the server share this bound
 
 
 @dataclass
@@ -62,8 +71,13 @@ class RetrievalSettings:
 @dataclass
 class GenerationSettings:
     model: str = ""  # a causal-LM folder or a .gguf file; empty means bundled SmolLM2
+    # The runtime that generates and scores: "ctranslate2" (int8, the adapter merged in, converted once into the
+    # cache; ~3x faster here and the same answers on the bundled questions) or "transformers" (float32 + PEFT,
+    # the exact reference, and what training uses). A fast backend that fails to load falls back to transformers.
+    backend: str = "ctranslate2"
     adapter: str = field(default_factory=_bundled_adapter)  # a PEFT LoRA folder; "" for the base model
     max_new_tokens: int = 160
+    repetition_penalty: float = 1.05  # above 1 discourages the small model's loops; much higher rewords the passages
     context_tokens: int = 2048  # prompt plus answer; bounded by the model's own window too
     passages: int = 4  # retrieved passages offered to the model
     rerank: bool = True  # choose them by how well each predicts the question (the generator scores)
@@ -72,6 +86,11 @@ class GenerationSettings:
     system_prompt: str = ""  # empty means the built-in instruction
     passage_template: str = ""  # fields: {n} {source_line} {text}
     user_template: str = ""  # fields: {passages} {question}
+
+    @property
+    def prompt_tokens(self) -> int:
+        """The prompt's share of the context: what is left after the answer's allowance."""
+        return self.context_tokens - self.max_new_tokens
 
 
 @dataclass
@@ -91,12 +110,14 @@ class ServerSettings:
 class Settings:
     index: str = str(DEFAULT_INDEX)
     cache_dir: str = ""  # empty: the per-user cache directory
+    threads: int = 0  # threads per running model (embedding, generation); 0: the thread policy decides
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    answering: AnsweringPolicy = field(default_factory=AnsweringPolicy)
 
     @classmethod
     def load(
@@ -113,12 +134,14 @@ class Settings:
             settings._apply(_read_toml(Path(config)), origin=str(config))
         settings._apply(_from_env(env), origin="environment")
         settings._apply(_nest(overrides or {}), origin="command line")
+        settings.validate()
         return settings
 
     def with_overrides(self, **dotted: Any) -> "Settings":
         """A copy with fields changed; nested fields as ``retrieval__k=8``."""
         changed = copy.deepcopy(self)
         changed._apply(_nest({k.replace("__", "."): v for k, v in dotted.items()}), origin="code")
+        changed.validate()
         return changed
 
     def to_dict(self) -> dict:
@@ -127,9 +150,55 @@ class Settings:
     def _apply(self, values: Mapping[str, Any], origin: str) -> None:
         _assign(self, values, origin, prefix="")
 
+    def validate(self) -> None:
+        """Every field within its bounds and the fields consistent with each other; else a one-line ConfigError."""
+        _check_bounds(self, prefix="")
+        gen, retrieval = self.generation, self.retrieval
+        if gen.context_tokens <= gen.max_new_tokens:
+            raise ConfigError(f"generation.context_tokens ({gen.context_tokens}) must be larger than "
+                              f"generation.max_new_tokens ({gen.max_new_tokens}): the prompt needs room too")
+        for name, k in (("retrieval.k", retrieval.k), ("generation.passages", gen.passages)):
+            if not 1 <= k <= MAX_K:
+                raise ConfigError(f"{name} must be between 1 and {MAX_K}, got {k}")
+        if gen.rerank and gen.rerank_candidates < gen.passages:
+            raise ConfigError(f"generation.rerank_candidates ({gen.rerank_candidates}) must be at least "
+                              f"generation.passages ({gen.passages}): the reranker chooses the passages from them")
+        if self.chunking.overlap_tokens >= self.chunking.max_tokens:
+            raise ConfigError(f"chunking.overlap_tokens ({self.chunking.overlap_tokens}) must be smaller than "
+                              f"chunking.max_tokens ({self.chunking.max_tokens})")
+        if not 0.0 <= retrieval.near_duplicate <= 1.0:
+            raise ConfigError(f"retrieval.near_duplicate must be between 0 and 1, got {retrieval.near_duplicate}")
+        for name, value in (("generation.max_new_tokens", gen.max_new_tokens), ("retrieval.candidates",
+                            retrieval.candidates), ("chunking.max_tokens", self.chunking.max_tokens)):
+            if value < 1:
+                raise ConfigError(f"{name} must be at least 1, got {value}")
+        if gen.repetition_penalty <= 0:
+            raise ConfigError(f"generation.repetition_penalty must be above 0 (1 is no penalty), "
+                              f"got {gen.repetition_penalty}")
 
-def _assign(target: Any, values: Mapping[str, Any], origin: str, prefix: str) -> None:
+
+def _check_bounds(section: Any, prefix: str) -> None:
+    """The bounds and patterns declared in field metadata (the answering policy declares them)."""
+    for f in dataclasses.fields(section):
+        value, name = getattr(section, f.name), f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            _check_bounds(value, f"{name}.")
+            continue
+        low, high = f.metadata.get("low"), f.metadata.get("high")
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise ConfigError(f"{name} must be {bounds}, got {value}")
+        if f.metadata.get("pattern"):
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ConfigError(f"{name} is not a valid regular expression ({exc}); fix the pattern") from None
+
+
+def _assign(target: Any, values: Mapping[str, Any], origin: str, prefix: str) -> Any:
+    """`target` with `values` set: changed in place, or replaced when it is frozen (the answering policy)."""
     fields = {f.name: f for f in dataclasses.fields(target)}
+    changes = {}
     for key, value in values.items():
         name = f"{prefix}{key}"
         if key not in fields:
@@ -138,14 +207,21 @@ def _assign(target: Any, values: Mapping[str, Any], origin: str, prefix: str) ->
         if dataclasses.is_dataclass(current):
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{origin}: '{name}' is a section; give it as [{name}] with fields")
-            _assign(current, value, origin, prefix=f"{name}.")
+            changes[key] = _assign(current, value, origin, prefix=f"{name}.")
         elif value is not None:
-            setattr(target, key, _coerce(value, type(current), name, origin))
+            changes[key] = _coerce(value, type(current), name, origin)
+    if target.__dataclass_params__.frozen:
+        return dataclasses.replace(target, **changes)
+    for key, value in changes.items():
+        setattr(target, key, value)
+    return target
 
 
 def _coerce(value: Any, kind: type, name: str, origin: str) -> Any:
     if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
         return value
+    if kind is tuple and isinstance(value, str):
+        return tuple(value.split())  # a word list from the environment
     try:
         if kind is bool:
             text = str(value).strip().lower()

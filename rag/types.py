@@ -105,7 +105,7 @@ class IngestReport:
         return data
 
 
-@dataclass
+@dataclass(frozen=True)
 class Citation:
     """A passage the answer cites: `n` is its number in the prompt, as in "[2]"."""
 
@@ -121,8 +121,11 @@ class Citation:
         return asdict(self)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Answer:
+    """A finished answer, built once by the answering pipeline: the text (or the refusal), the passages
+    it cites, the passages retrieved for it, and how sure the evidence gate was."""
+
     question: str
     text: str
     refused: bool

@@ -50,3 +50,27 @@ def test_real_tokenizer_bound_on_every_bundled_document(embedder):
         assert chunks, path
         counts = embedder.count_tokens([c.embed_text for c in chunks])
         assert max(counts) <= 200 <= embedder.max_tokens, path
+
+
+def test_a_huge_single_line_is_counted_in_bounded_calls():
+    """A 50 MB line once went to the tokenizer whole (11.7 GB); no call may see more than a window."""
+    from rag.chunking import _COUNT_BATCH_CHARS
+
+    largest = []
+
+    def counting(texts):
+        largest.append(sum(len(t) for t in texts))
+        return [len(t.split()) for t in texts]
+
+    text = "escrow account balance pays taxes " * 200_000  # 6.8 MB, one sentence
+    chunks = Chunker(counting, max_tokens=200, overlap_tokens=40).chunk(make_doc(Section(text.strip())), "d")
+    assert max(largest) <= 2 * _COUNT_BATCH_CHARS
+    assert all(len(c.embed_text.split()) <= 200 for c in chunks)
+    assert chunks[0].start == 0 and chunks[-1].end == len(text.strip())
+
+
+def test_a_huge_word_is_cut_into_bounded_pieces():
+    text = "x" * 1_000_000
+    chunker = Chunker(lambda ts: [1 for t in ts], max_tokens=50, overlap_tokens=0)  # like an [UNK] word
+    chunks = chunker.chunk(make_doc(Section(text)), "d")
+    assert "".join(c.text for c in chunks) == text and max(len(c.text) for c in chunks) <= chunker.max_unit_chars

@@ -18,7 +18,8 @@ def test_normalize_reads_symbol_font_text_as_ascii():
 
 
 def test_join_wrapped_lines_rejoins_hyphenated_words_and_paragraphs():
-    text = "The servicer must send the state-\nment within thirty days of the end\nof the year.\nNext Paragraph starts here."
+    text = ("The servicer must send the state-\nment within thirty days of the end\nof the year.\n"
+            "Next Paragraph starts here.")
     assert join_wrapped_lines(text) == (
         "The servicer must send the statement within thirty days of the end of the year.\nNext Paragraph starts here."
     )
@@ -45,3 +46,20 @@ def test_running_heads_and_feet_are_dropped_but_repeated_body_lines_stay():
     assert all("of 4" not in page and "Consumer Bureau" not in page and "Learn more" not in page for page in kept)
     assert all("Total" in page and "lists lender." in page for page in kept)  # mid-page, not a running line
     assert drop_running_lines(pages[:2]) == pages[:2]  # two pages are too few to tell layout from text
+
+
+def test_zalgo_runs_of_combining_marks_are_cut():
+    from rag.cleaning import MAX_COMBINING_MARKS
+
+    text = normalize("a" + "\u0316" * 100_000 + " b")
+    assert text == "a" + "\u0316" * MAX_COMBINING_MARKS + " b"
+    assert normalize("Cafe\u0301 Vie\u0323\u0302t") == "Café Việt"  # ordinary marks compose as before
+
+
+def test_display_path_escapes_bytes_that_are_not_text():
+    import os
+
+    from rag.cleaning import display_path
+
+    assert display_path(os.fsdecode(b"/tmp/bad-\xff.md")) == "/tmp/bad-\\xff.md"
+    assert display_path("/tmp/café.md") == "/tmp/café.md"

@@ -1,4 +1,7 @@
+import dataclasses
+
 from rag.conversation import is_follow_up, standalone_question
+from rag.policy import AnsweringPolicy
 
 HISTORY = [{"role": "user", "content": "How much is the down payment on a conventional loan?"},
            {"role": "assistant", "content": "As little as 3% [1]."}]
@@ -15,3 +18,9 @@ def test_standalone_question_is_left_alone():
     assert not is_follow_up(question)
     assert standalone_question(question, HISTORY) == question
     assert standalone_question("What about FHA?", None) == "What about FHA?"
+
+
+def test_the_policy_sets_how_short_a_follow_up_is():
+    question = "Is the escrow cushion refundable?"  # five words, no connective, no pronoun
+    assert is_follow_up(question)
+    assert not is_follow_up(question, dataclasses.replace(AnsweringPolicy(), follow_up_max_words=4))

@@ -1,7 +1,12 @@
+import dataclasses
+
 import numpy as np
+import pytest
 
 from rag.answering import verified
+from rag.errors import ConfigError
 from rag.evidence import EvidenceModel, features, fit, unmatched_names
+from rag.policy import AnsweringPolicy
 from rag.types import Hit
 
 
@@ -50,3 +55,26 @@ def test_a_name_no_passage_contains_is_unmatched():
     assert unmatched_names("How does California's Proposition 13 limit the tax rate?", hits) == []
     # not names: a question's first word, "I'm", months, acronyms, hyphenated terms
     assert unmatched_names("If I'm closing in April, what FHA limit applies to a Fannie-backed loan?", hits) == []
+
+
+def test_a_policy_can_list_more_words_that_are_not_names():
+    hits = [hit("Closing costs run 2% to 5% of the loan amount.", 0.7)]
+    question = "Are closing costs higher on Easter weekend?"
+    assert unmatched_names(question, hits) == ["Easter"]
+    holidays = dataclasses.replace(AnsweringPolicy(), not_names=AnsweringPolicy().not_names + ("Easter",))
+    assert unmatched_names(question, hits, holidays) == []
+
+
+def test_a_wrong_evidence_model_path_is_a_one_line_error_naming_the_setting(tmp_path):
+    with pytest.raises(ConfigError, match=r"^generation.evidence_model: no file at .*missing.json; point"):
+        EvidenceModel.load(tmp_path / "missing.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"bias": 1}')
+    with pytest.raises(ConfigError, match=r"^generation.evidence_model: .*broken.json is not an evidence model"):
+        EvidenceModel.load(broken)
+
+
+def test_a_saved_model_loads_back(tmp_path):
+    model = EvidenceModel([1.0, 2.0, 3.0], -4.0, 0.3, {"answerable": 5})
+    model.save(tmp_path / "m.json")
+    assert EvidenceModel.load(tmp_path / "m.json") == model

@@ -1,13 +1,21 @@
-"""Key-sentence selection with the real bundled embedder."""
+"""Key-sentence selection, with the fake bag-of-words embedder and (slow) the real bundled one."""
+import dataclasses
+
 import pytest
 
-from rag.embedding import Embedder
 from rag.highlighting import highlight, sentences
+from rag.policy import AnsweringPolicy
 from rag.types import Hit
 
+from .conftest import FakeEmbedder
 
-@pytest.fixture(scope="module")
-def embed():
+
+@pytest.fixture(scope="module", params=["fake", pytest.param("real", marks=pytest.mark.slow)])
+def embed(request):
+    if request.param == "fake":
+        return FakeEmbedder().embed
+    from rag.embedding import Embedder
+
     return Embedder().embed
 
 
@@ -32,7 +40,7 @@ def test_questions_and_repeats_are_never_quoted(embed):
     repeated = "PMI ends automatically when the balance reaches 78 percent of the original value."
     passages = [passage(f"When does PMI end automatically? {repeated}", n=1),
                 passage(f"{repeated} Ask your servicer for the date.", n=2)]
-    quotes = highlight("When does PMI end automatically?", passages, embed, limit=3)
+    quotes = highlight("When does PMI end automatically?", passages, embed)
     texts = [q.text for q in quotes]
     assert not any(t.endswith("?") for t in texts)
     assert texts.count(repeated) == 1
@@ -68,3 +76,21 @@ def test_each_part_of_a_question_gets_its_best_sentence(embed):
     assert "78 percent" in quotes[0].text and quotes[0].answers_part  # the lead answers the first part
     assert any(q.n == 2 and q.answers_part and "0.5 to 1 percent" in q.text for q in quotes)
     assert not any(q.answers_part for q in highlight("When does PMI end automatically?", passages, embed))
+
+
+def test_the_policy_sets_how_many_sentences_are_quoted(embed):
+    text = ("PMI ends automatically when the balance reaches 78 percent of the original value. "
+            "You can ask your servicer to cancel PMI at 80 percent of the original value. "
+            "PMI payments stop once the loan is halfway through its term.")
+    no_gap = dataclasses.replace(AnsweringPolicy(), quote_max_gap=10.0)  # every sentence scores close enough
+    assert len(highlight("When does PMI end?", [passage(text)], embed, no_gap)) == 3
+    assert len(highlight("When does PMI end?", [passage(text)], embed, dataclasses.replace(no_gap, quote_limit=1))) == 1
+    tight = dataclasses.replace(AnsweringPolicy(), quote_max_gap=0.0)  # only the best sentence is close enough
+    assert len(highlight("When does PMI end?", [passage(text)], embed, tight)) == 1
+
+
+def test_short_sentences_and_unintroduced_items_follow_the_policy():
+    text = "Call today. Lenders set their own rules for credit scores."
+    assert sentences(text) == ["Lenders set their own rules for credit scores."]  # "Call today." has two words
+    assert sentences(text, dataclasses.replace(AnsweringPolicy(), quote_min_words=2)) == \
+        ["Call today.", "Lenders set their own rules for credit scores."]

@@ -43,7 +43,8 @@ def test_second_run_changes_nothing_and_edits_reembed_only_new_text(small_corpus
     assert (again.unchanged, again.added, again.version) == (3, 0, first.version)
 
     escrow = small_corpus / "escrow.md"
-    escrow.write_text(escrow.read_text() + "\n## Waivers\n\nSome lenders let you pay taxes yourself if you put 20% down.\n")
+    escrow.write_text(escrow.read_text()
+                      + "\n## Waivers\n\nSome lenders let you pay taxes yourself if you put 20% down.\n")
     edited = rag.ingest([small_corpus], index)
     assert (edited.updated, edited.unchanged, edited.version) == (1, 2, "v000002")
     assert 1 <= edited.embedded < first.embedded  # unchanged chunks keep their vectors
@@ -129,3 +130,52 @@ def test_no_pickle_files_in_an_index(small_corpus, tmp_path):
             import numpy as np
             np.load(file, allow_pickle=False)
         assert file.suffix not in {".pkl", ".pickle"}
+
+
+def test_any_file_name_bytes_are_indexed_and_refreshed(small_corpus, tmp_path):
+    """A name that is not UTF-8 once crashed the ingest (UnicodeEncodeError in doc_id)."""
+    import os
+
+    raw = os.path.join(os.fsencode(small_corpus), b"bad-\xff.md")
+    with open(raw, "wb") as handle:
+        handle.write(b"# Radon\n\nRadon is a gas that can enter through the foundation.\n")
+    index = tmp_path / "idx"
+    report = rag.ingest([small_corpus], index)
+    assert (report.added, report.failed) == (4, [])
+    hit = rag.open(index).search("radon gas foundation", k=1)[0]
+    assert hit.source.endswith("bad-\\xff.md")  # shown escaped
+    sources = json.loads((IndexStore(index).current_dir() / "manifest.json").read_text())["sources"]
+    assert any(os.fsencode(s).endswith(b"bad-\xff.md") for s in sources)  # stored losslessly
+    assert rag.refresh(index).unchanged == 4
+    os.unlink(raw)
+    assert rag.refresh(index).removed == 1
+
+
+def test_a_document_without_a_single_search_term_is_indexed(tmp_path):
+    """bm25s once failed on it: "max() arg is an empty sequence"."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# A\n\nx y z\n")
+    report = rag.ingest([tmp_path / "docs"], tmp_path / "idx")
+    assert (report.added, report.chunks) == (1, 1)
+    assert rag.open(tmp_path / "idx").search("x y z", k=1)
+
+
+def test_a_folder_without_supported_files_is_an_error_unless_the_index_exists(small_corpus, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.docx").write_bytes(b"PK")
+    with pytest.raises(rag.RagError, match=r"contains no supported files \(.md .txt .html .pdf\)"):
+        rag.ingest([empty], tmp_path / "idx")
+    assert not (tmp_path / "idx" / "CURRENT").exists()
+    index = tmp_path / "kept"
+    rag.ingest([small_corpus], index)
+    for file in small_corpus.iterdir():
+        file.unlink()
+    assert rag.refresh(index).removed == 3  # an index that exists follows its folder, even to empty
+
+
+def test_the_doctype_is_not_a_passage(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "page.html").write_text("<!doctype html><html><body><p>Escrow pays taxes.</p></body></html>")
+    rag.ingest([tmp_path / "docs"], tmp_path / "idx")
+    assert chunk_texts(tmp_path / "idx") == ["Escrow pays taxes."]

@@ -46,7 +46,8 @@ def test_link_only_paragraphs_and_items_are_dropped(tmp_path: Path):
     page = tmp_path / "links.html"
     page.write_text("<html><body><h1>Escrow</h1><p>Escrow holds money for <a href='/t'>property taxes</a>.</p>"
                     "<p><a href='/more'>Learn more about escrow accounts</a></p>"
-                    "<ul><li><a href='/a'>Read a report on escrow</a></li><li>Related: <a href='/b'>Closing</a></li></ul>"
+                    "<ul><li><a href='/a'>Read a report on escrow</a></li>"
+                    "<li>Related: <a href='/b'>Closing</a></li></ul>"
                     "</body></html>", encoding="utf-8")
     text = load_document(page).text
     assert "Escrow holds money for property taxes." in text
@@ -116,3 +117,77 @@ def test_image_only_and_encrypted_pdfs_are_explained(tmp_path: Path):
     locked.write(tmp_path / "locked.pdf")
     with pytest.raises(LoaderError, match="encrypted"):
         load_document(tmp_path / "locked.pdf")
+
+
+# Hostile input (issue 17). Each of these hung or crashed the old loaders; a subprocess with a
+# generous time limit stands guard, so a regression fails instead of hanging the suite.
+N = 200_000
+BOMBS = {
+    "spaces.md": "# T\n\n" + " " * 40000 + "x",  # _TABLE_RULE: 61 s
+    "atx-spaces.md": "# a" + " " * 40000 + "b\n\nText.",  # _ATX's lazy group
+    "image.md": "# T\n\n" + "![" * N + "\n\nText.",
+    "link.md": "# T\n\n" + "[a](" * N + "\n\nText.",
+    "autolink.md": "# T\n\n" + "<http://" * N + "\n\nText.",
+    "tag.md": "# T\n\n" + "<a " * N + "\n\nText.",
+    "italic.md": "# T\n\n" + "*a " * N + "\n\nText.",
+    "nested-list.md": "".join(" " * (2 * (i % 200)) + "- item\n" for i in range(N)),
+    "template-comment.html": "<p>Text here.</p>" + "{#" * N,
+    "template-tag.html": "<p>Text here.</p>" + "{%" * N,
+    "template-var.html": "<p>Text here.</p>" + "{{" * N,
+    "template-title.html": "<p>Text here.</p>" + "{% block title %}" * 20000,
+    "template-key.html": "<p>Text here.</p>{% " + "a" * 100000 + " %}",
+    "million-lines.txt": "Title\n\n" + "a\n" * 1_000_000,  # wrapped lines joined by repeated copying
+    "combining.txt": "Title\n\n" + "a" + "\u0301\u0316" * 100000,  # NFKC reorders marks in quadratic time
+    "deep.html": "<html><body>" + "<div>" * 1000 + "deep text here" + "</div>" * 1000,  # RecursionError
+    "deep-li.html": "<ul><li>" * 1000 + "deep text",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOMBS))
+def test_hostile_shapes_load_in_linear_time_without_recursion(tmp_path: Path, name):
+    import subprocess
+    import sys
+
+    path = tmp_path / name
+    path.write_text(BOMBS[name])
+    code = ("import sys; from pathlib import Path; from rag.loaders import load_document; from rag.errors import "
+            "LoaderError\ntry:\n    load_document(Path(sys.argv[1]))\nexcept LoaderError as exc:\n    print(exc)")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and not done.stderr, done.stderr[-2000:]
+
+
+def test_doctype_is_not_text(tmp_path: Path):
+    page = tmp_path / "page.html"
+    page.write_text("<!doctype html><html><body><p>Escrow pays taxes.</p></body></html>")
+    assert load_document(page).text == "Escrow pays taxes."
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be-bom", "utf-32"])
+def test_text_with_a_byte_order_mark_is_decoded(tmp_path: Path, encoding):
+    text = "# Escrow\n\nEscrow pays taxes.\n"
+    data = b"\xfe\xff" + text.encode("utf-16-be") if encoding == "utf-16-be-bom" else text.encode(encoding)
+    path = tmp_path / "doc.md"
+    path.write_bytes(data)
+    document = load_document(path)
+    assert (document.title, document.text) == ("Escrow", "Escrow pays taxes.")
+
+
+def test_undecodable_file_name_gives_a_printable_title(tmp_path: Path):
+    import os
+
+    path = Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), b"bad-\xff.txt")))
+    path.write_bytes(b"x y z is the text of this file, no heading.\n")
+    assert load_document(path).title == "Bad \\xff"
+
+
+def test_a_corrupt_pdf_writes_nothing_to_stderr(tmp_path: Path, capfd):
+    seed = sorted((REPO / "corpora" / "homeowner").rglob("*.pdf"))[0].read_bytes()
+    damaged = bytearray(seed)
+    for position in range(200, len(damaged), 997):
+        damaged[position] ^= 0xFF
+    (tmp_path / "damaged.pdf").write_bytes(bytes(damaged))
+    try:
+        load_document(tmp_path / "damaged.pdf")
+    except LoaderError:
+        pass
+    assert capfd.readouterr().err == ""

@@ -1,3 +1,6 @@
+import pytest
+
+from rag.errors import RagError
 from rag.prompting import PromptTemplate, build_prompt, source_line
 from rag.types import Hit
 
@@ -47,3 +50,20 @@ def test_custom_template():
 
 def test_source_line_names_section_and_page():
     assert source_line(hits(2, 1)[1]) == "Doc 1 — Part — page 1"
+
+
+def test_a_question_longer_than_the_budget_is_a_one_line_error():
+    with pytest.raises(RagError, match="the question alone takes .* raise generation.context_tokens"):
+        build_prompt("word " * 200, hits(1, 3), render, words, 50)
+
+
+def test_the_policy_decides_when_a_cut_passage_is_left_out():
+    # the budget leaves the second passage about 60 words: kept (cut) at the default 48, left out at 100
+    assert len(build_prompt("q?", hits(2, 100), render, words, 500).passages) == 2
+    assert len(build_prompt("q?", hits(2, 100), render, words, 500, min_passage_tokens=400).passages) == 1
+
+
+def test_a_cut_passage_ends_at_a_full_stop():
+    prompt = build_prompt("q?", hits(2, 100), render, words, 500)
+    last = prompt.messages[1]["content"].split("[2] Doc 1 — Part — page 1\n")[1].split("\n\nQuestion")[0]
+    assert last.endswith(".") and hits(2, 100)[1].text.startswith(last)

@@ -41,7 +41,8 @@ def test_refresh_rescans_recorded_sources_and_matches_a_fresh_build(small_corpus
     rag.ingest([small_corpus], tmp_path / "fresh")
     assert state(index)[1] == state(tmp_path / "fresh")[1]
     query = "does insurance cover floods"
-    assert [h.text for h in rag.open(index).search(query)] == [h.text for h in rag.open(tmp_path / "fresh").search(query)]
+    fresh = rag.open(tmp_path / "fresh")
+    assert [h.text for h in rag.open(index).search(query)] == [h.text for h in fresh.search(query)]
 
 
 def test_second_writer_is_refused_or_waits(small_corpus, tmp_path):
@@ -62,6 +63,10 @@ def run_ingest(corpus: Path, index: Path) -> subprocess.Popen:
                              "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def staged_folders(index: Path) -> list[Path]:
+    return [p for p in index.iterdir() if p.name.startswith(".tmp-")]
+
+
 def test_kill_at_random_moments_leaves_old_or_new_index(small_corpus, tmp_path):
     index = tmp_path / "idx"
     rag.ingest([small_corpus], index)
@@ -74,25 +79,34 @@ def test_kill_at_random_moments_leaves_old_or_new_index(small_corpus, tmp_path):
     duration = time.perf_counter() - started  # kill times spread over the whole run, the write phase included
     rng = random.Random(7)
     outcomes = []
-    for _ in range(8):
+    for attempt in range(8):
         process = run_ingest(small_corpus, index)
-        time.sleep(rng.uniform(0.3, 1.6) * duration)
+        if attempt % 2:
+            time.sleep(rng.uniform(0.3, 1.6) * duration)
+        else:  # the moment the new version's folder appears: a kill in the middle of writing it
+            while not staged_folders(index) and process.poll() is None:
+                time.sleep(0.001)
         process.send_signal(signal.SIGKILL)
         process.wait()
         now = state(index)
         assert now in (before, after)
-        outcomes.append("after" if now == after else "before")
+        outcomes.append("mid-write" if staged_folders(index) else "after" if now == after else "before")
         if now == after:  # back to the old state so later kills can land mid-write again
             (small_corpus / "extra.md").rename(small_corpus / "extra.hold")
             rag.ingest([small_corpus], index)
             (small_corpus / "extra.hold").rename(small_corpus / "extra.md")
-    print("kill outcomes:", outcomes)
+    assert "mid-write" in outcomes, outcomes  # a kill with a half-written version on disk left the old one live
     rag.ingest([small_corpus], index)  # the next run cleans up and completes
     assert state(index) == after
-    assert not [p for p in index.iterdir() if p.name.startswith(".tmp-")]
+    assert not staged_folders(index)
 
 
-@pytest.mark.parametrize("failing_step", ["rename", "replace", "fsync"])
+# Where the simulated crash lands, and whether the new version was already live by then.
+CRASHES = {"rename": ("rename", 1, False), "replace": ("replace", 1, False),
+           "fsync-staged": ("_fsync_dir", 1, False), "fsync-root": ("_fsync_dir", 2, True)}
+
+
+@pytest.mark.parametrize("failing_step", sorted(CRASHES))
 def test_a_crash_at_each_commit_step_keeps_a_whole_version(small_corpus, tmp_path, monkeypatch, failing_step):
     index = tmp_path / "idx"
     rag.ingest([small_corpus], index)
@@ -100,17 +114,29 @@ def test_a_crash_at_each_commit_step_keeps_a_whole_version(small_corpus, tmp_pat
     (small_corpus / "escrow.md").unlink()
     import rag.index.store as store
 
-    def crash(*args, **kwargs):
-        raise KeyboardInterrupt("simulated crash")
+    name, crash_on_call, switched = CRASHES[failing_step]
+    owner = store if name == "_fsync_dir" else store.os
+    real = getattr(owner, name)
+    calls = []
 
-    target = {"rename": (store.os, "rename"), "replace": (store.os, "replace"), "fsync": (store, "_fsync_dir")}
-    monkeypatch.setattr(*target[failing_step], crash)
+    def crash(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == crash_on_call:
+            raise KeyboardInterrupt("simulated crash")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, crash)
     with pytest.raises(KeyboardInterrupt):
         rag.ingest([small_corpus], index)
     monkeypatch.undo()
-    assert state(index) == before or failing_step == "fsync"  # a failed final fsync comes after the switch
+    crashed = state(index)
+    if switched:  # the last fsync comes after the pointer switch: the new version is live and whole
+        assert crashed != before and not any("one-sixth" in t for t in crashed[1])
+    else:
+        assert crashed == before
     report = rag.ingest([small_corpus], index)
-    assert report.removed in (0, 1) and not any("escrow" in t for t in state(index)[1])
+    assert report.removed == (0 if switched else 1)
+    assert not any("escrow" in t for t in state(index)[1])
 
 
 def test_links_outside_the_source_folder_and_loops_are_reported(small_corpus, tmp_path):

@@ -1,9 +1,11 @@
 """Query-likelihood reranking: the ordering rule, and the real generator's scores."""
 import pytest
 
-from rag.generation import Generator
-from rag.reranking import RANK_PRIOR, rerank
+from rag.policy import AnsweringPolicy
+from rag.reranking import rerank
 from rag.types import Hit
+
+RANK_PRIOR = AnsweringPolicy().rerank_rank_prior
 
 
 def passage(text, n, title="Mortgage insurance"):
@@ -18,16 +20,19 @@ HITS = [passage("Closing costs run 2% to 5% of the loan amount and are listed on
 
 
 def test_the_likeliest_passage_leads_and_rank_breaks_near_ties():
-    assert rerank("q", HITS, lambda contexts, q: [-3.0, -1.0]) == [HITS[1], HITS[0]]
+    assert rerank("q", HITS, lambda contexts, q: [-3.0, -1.0], RANK_PRIOR) == [HITS[1], HITS[0]]
     # a difference smaller than the rank prior keeps the retrieval order
-    assert rerank("q", HITS, lambda contexts, q: [-1.0, -1.0 + RANK_PRIOR / 2]) == HITS
-    assert rerank("q", HITS[:1], lambda contexts, q: 1 / 0) == HITS[:1]  # nothing to reorder, nothing scored
+    assert rerank("q", HITS, lambda contexts, q: [-1.0, -1.0 + RANK_PRIOR / 2], RANK_PRIOR) == HITS
+    assert rerank("q", HITS, lambda contexts, q: [-1.0, -1.0 + RANK_PRIOR / 2], 0.0) == [HITS[1], HITS[0]]
+    assert rerank("q", HITS[:1], lambda contexts, q: 1 / 0, RANK_PRIOR) == HITS[:1]  # nothing to reorder
 
 
 @pytest.mark.slow
 def test_the_real_generator_moves_the_answering_passage_up():
+    from rag.generation import Generator
+
     generator = Generator()
-    assert rerank("When does PMI end automatically?", HITS, generator.likelihoods)[0] is HITS[1]
+    assert rerank("When does PMI end automatically?", HITS, generator.likelihoods, RANK_PRIOR)[0] is HITS[1]
     one, both = generator.likelihoods(["Passage: " + HITS[1].text], " When does PMI end?"), \
         generator.likelihoods(["Passage: " + HITS[0].text, "Passage: " + HITS[1].text], " When does PMI end?")
     assert abs(one[0] - both[1]) < 1e-3  # padding in a batch changes nothing

@@ -52,13 +52,13 @@ def test_shipped_examples_match_their_card():
 
 
 def test_no_evaluation_question_is_trained_on():
-    evaluation = {normal(json.loads(l)["question"]) for l in
-                  (REPO / "corpora" / "homeowner-questions.jsonl").read_text().splitlines() if l.strip()}
+    evaluation = {normal(json.loads(line)["question"]) for line in
+                  (REPO / "corpora" / "homeowner-questions.jsonl").read_text().splitlines() if line.strip()}
     if (SHARED_EVAL / "qa_dev.jsonl").is_file():
-        evaluation |= {normal(json.loads(l)["question"]) for l in
-                       (SHARED_EVAL / "qa_dev.jsonl").read_text().splitlines() if l.strip()}
+        evaluation |= {normal(json.loads(line)["question"]) for line in
+                       (SHARED_EVAL / "qa_dev.jsonl").read_text().splitlines() if line.strip()}
     trained = {normal(p["question"]) for p in read_pairs(sorted(TRAINING.glob("qa-*.jsonl")))}
-    trained |= {normal(json.loads(l)["question"]) for l in (TRAINING / "examples.jsonl").read_text().splitlines()}
+    trained |= {normal(json.loads(line)["question"]) for line in (TRAINING / "examples.jsonl").read_text().splitlines()}
     assert not evaluation & trained
 
 
@@ -168,6 +168,7 @@ def test_shipped_adapter_was_trained_on_the_shipped_examples():
     if not (BUNDLED_ADAPTER / "training_card.json").is_file():
         pytest.skip("no adapter shipped")
     card = json.loads((BUNDLED_ADAPTER / "training_card.json").read_text())
-    examples = [json.loads(l) for l in (TRAINING / "examples.jsonl").read_text(encoding="utf-8").splitlines() if l]
+    examples = [json.loads(line) for line in (TRAINING / "examples.jsonl").read_text(encoding="utf-8").splitlines()
+                if line]
     assert card["data_sha256"] == examples_sha256(examples)
     assert card["wall_seconds"] < 30 * 60 and card["best_validation_loss"] < card["curve"][0]["validation_loss"]

@@ -32,11 +32,12 @@ def build_and_write(texts: Sequence[str], ids: Sequence[int], folder: Path) -> N
     target = folder / FOLDER
     target.mkdir()
     np.save(target / "chunk_ids.npy", np.asarray(ids, dtype=np.int64), allow_pickle=False)
-    if not texts:
-        (target / "empty.json").write_text(json.dumps({"chunks": 0}))
+    tokens = tokenize(texts) if texts else []
+    if not any(tokens):  # bm25s cannot index a corpus without a single term ("x y z": all too short)
+        (target / "empty.json").write_text(json.dumps({"chunks": len(tokens), "terms": 0}))
         return
     retriever = bm25s.BM25()
-    retriever.index(tokenize(texts), show_progress=False)
+    retriever.index(tokens, show_progress=False)
     retriever.save(str(target), allow_pickle=False)
 
 

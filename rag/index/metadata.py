@@ -42,12 +42,14 @@ class ChunkRow:
     embed_text: str
 
 
-def write(folder: Path, documents: Iterable[tuple], chunks: Iterable[ChunkRow], occurrences: Iterable[Occurrence]) -> None:
+def write(folder: Path, documents: Iterable[tuple], chunks: Iterable[ChunkRow],
+          occurrences: Iterable[Occurrence]) -> None:
     connection = sqlite3.connect(folder / FILE)
     try:
         connection.executescript(SCHEMA)
         connection.executemany("INSERT INTO documents VALUES (?,?,?,?,?)", documents)
-        connection.executemany("INSERT INTO chunks VALUES (?,?,?,?)", ((c.id, c.key, c.text, c.embed_text) for c in chunks))
+        connection.executemany("INSERT INTO chunks VALUES (?,?,?,?)",
+                               ((c.id, c.key, c.text, c.embed_text) for c in chunks))
         connection.executemany("INSERT INTO occurrences VALUES (?,?,?,?,?,?,?)", (
             (o.chunk_id, o.doc_id, o.ordinal, o.section, o.page, o.start, o.end) for o in occurrences))
         connection.commit()
@@ -70,7 +72,8 @@ class Metadata:
 
     def occurrences_of_document(self, doc_id: str) -> list[Occurrence]:
         rows = self.connection.execute(
-            'SELECT chunk_id, doc_id, ordinal, section, page, start, "end" FROM occurrences WHERE doc_id=? ORDER BY ordinal',
+            'SELECT chunk_id, doc_id, ordinal, section, page, start, "end" FROM occurrences '
+            'WHERE doc_id=? ORDER BY ordinal',
             (doc_id,))
         return [Occurrence(*row) for row in rows]
 

@@ -38,7 +38,8 @@ class IndexStore:
         version = self.current_version()
         if version is None:
             if self.root.is_dir() and any(self.root.iterdir()):
-                raise IndexNotFoundError(f"{self.root} is not a rag index (no {POINTER} file); build one with 'rag ingest'")
+                raise IndexNotFoundError(
+                    f"{self.root} is not a rag index (no {POINTER} file); build one with 'rag ingest'")
             raise IndexNotFoundError(f"no index at {self.root}; build one with 'rag ingest PATH --index {self.root}'")
         return self.root / version
 

@@ -12,18 +12,21 @@ import html as html_lib
 import re
 from pathlib import Path
 
-from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+from bs4 import BeautifulSoup, CData, Comment, NavigableString, Tag
+from bs4.element import PreformattedString
 
 from ..cleaning import normalize
 from ..types import Document
 from .common import SectionBuilder, read_text, title_from_path
 
 _CHARSET = re.compile(rb"<meta[^>]+charset=[\"']?([A-Za-z0-9_\-]+)", re.I)
-_TEMPLATE_COMMENT = re.compile(r"\{#.*?#\}", re.S)
-_TITLE_BLOCK = re.compile(r"\{%-?\s*block\s+title\s*-?%\}(.*?)\{%-?\s*endblock[^%]*%\}", re.S)
-_TEMPLATE_TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.S)
-_KEYED_STRING = re.compile(r"""["']?([A-Za-z_][\w-]*)["']?\s*:\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""")
-_STRING = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'""")
+# No pattern here may take more than linear time on hostile input: an open delimiter is matched
+# to its close with str.find, and a key or string literal is tried only where one can start.
+_TITLE_OPEN = re.compile(r"\{%-?\s*block\s+title\s*-?%\}")
+_TITLE_CLOSE = re.compile(r"\{%-?\s*endblock[^%]*%\}")  # [^%] stops at the next "{%": linear
+# A key starts a word (a key that starts mid-word would end where the word does anyway).
+_KEYED_STRING = re.compile(r"""["']?(?<![\w-])([A-Za-z_][\w-]*)["']?\s*:\s*(?=["'])""")
+_STRING_FROM = {'"': re.compile(r'"(?:[^"\\]|\\.)*"'), "'": re.compile(r"'(?:[^'\\]|\\.)*'")}
 _HEADING_KEYS = {"term", "title", "heading", "header", "name", "question", "label"}
 _PROSE_MIN_WORDS = 4
 
@@ -55,28 +58,89 @@ def load(path: Path) -> Document:
 
 def expand_template(source: str) -> tuple[str, str | None]:
     """Replace template tags by the prose their string literals carry."""
-    source = _TEMPLATE_COMMENT.sub(" ", source)
-    title_match = _TITLE_BLOCK.search(source)
-    title = normalize(html_lib.unescape(title_match.group(1))) if title_match else None
-    if title_match:
-        source = source[:title_match.start()] + source[title_match.end():]
-    return _TEMPLATE_TAG.sub(lambda m: _prose_of_tag(m.group(0)), source), title
+    source = _replace_delimited(source, [("{#", "#}")], lambda tag: " ")
+    title = None
+    opening = _TITLE_OPEN.search(source)
+    closing = _TITLE_CLOSE.search(source, opening.end()) if opening else None
+    if closing:
+        title = normalize(html_lib.unescape(source[opening.end():closing.start()]))
+        source = source[:opening.start()] + source[closing.end():]
+    return _replace_delimited(source, [("{%", "%}"), ("{{", "}}")], _prose_of_tag), title
+
+
+def _replace_delimited(text: str, pairs: list[tuple[str, str]], replace) -> str:
+    """Each span from an opening to the first closing after it (at one place the first pair that
+    matches wins) replaced by `replace(span)`. Once a closing is missing, that pair is done for."""
+    out, cursor, position = [], 0, 0
+    next_at = {opening: text.find(opening) for opening, _ in pairs}
+    while True:
+        for opening, at in next_at.items():
+            if 0 <= at < position:
+                next_at[opening] = text.find(opening, position)
+        live = [at for at in next_at.values() if at >= 0]
+        if not live:
+            break
+        start = min(live)
+        for opening, closing in pairs:
+            if next_at[opening] != start:
+                continue
+            end = text.find(closing, start + len(opening))
+            if end < 0:
+                next_at[opening] = -1  # no closing anywhere after: none later can match either
+                continue
+            out += [text[cursor:start], replace(text[start:end + len(closing)])]
+            cursor = end + len(closing)
+            break
+        position = max(cursor, start + 1)
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+def _strings(tag: str, start: int = 0):
+    """(start, end) of each quoted literal, left to right, as a regex search would find them. An
+    unclosed literal means no later one of that quote closes either, so each kind fails once."""
+    open_kinds = set(_STRING_FROM)
+    position = start
+    while open_kinds:
+        found = [(tag.find(quote, position), quote) for quote in open_kinds]
+        found = [item for item in found if item[0] >= 0]
+        if not found:
+            return
+        at, quote = min(found)
+        match = _STRING_FROM[quote].match(tag, at)
+        if match:
+            yield match.span()
+            position = match.end()
+        else:
+            open_kinds.discard(quote)
+            position = at + 1
 
 
 def _prose_of_tag(tag: str) -> str:
     parts: list[str] = []
     keyed_spans = []
-    for match in _KEYED_STRING.finditer(tag):
-        keyed_spans.append(match.span(2))
-        key, value = match.group(1).lower(), _unquote(match.group(2))
+    position, unclosed = 0, set()
+    while True:
+        match = _KEYED_STRING.search(tag, position)
+        if not match:
+            break
+        quote = tag[match.end()]
+        literal = None if quote in unclosed else _STRING_FROM[quote].match(tag, match.end())
+        if not literal:
+            unclosed.add(quote)
+            position = match.start() + 1
+            continue
+        keyed_spans.append(literal.span())
+        position = literal.end()
+        key, value = match.group(1).lower(), _unquote(literal.group(0))
         if key in _HEADING_KEYS and _is_words(value):
             parts.append(f"<h6>{value}</h6>")
         elif _is_prose(value):
             parts.append(f"<div>{value}</div>")
-    for match in _STRING.finditer(tag):
-        if any(start <= match.start() < end for start, end in keyed_spans):
+    for start, end in _strings(tag):
+        if any(k_start <= start < k_end for k_start, k_end in keyed_spans):
             continue
-        value = _unquote(match.group(0))
+        value = _unquote(tag[start:end])
         if _is_prose(value):
             parts.append(f"<p>{value}</p>")
     return "\n".join(parts) if parts else " "
@@ -88,7 +152,7 @@ def _unquote(literal: str) -> str:
 
 
 def _visible_words(value: str) -> list[str]:
-    return re.sub(r"<[^>]+>", " ", value).split()
+    return re.sub(r"<[^<>]+>", " ", value).split()
 
 
 def _is_words(value: str) -> bool:
@@ -132,36 +196,59 @@ def _link_only(tag: Tag) -> bool:
     return not re.search(r"[A-Za-z0-9]", own_text)
 
 
-def _walk(node: Tag, builder: SectionBuilder) -> None:
-    inline: list[str] = []
+_NOT_TEXT = (Comment, PreformattedString)  # comments, <!doctype>, declarations, processing instructions
 
-    def flush() -> None:
-        text = "".join(inline)
-        inline.clear()
-        if text.strip():
-            builder.paragraph(re.sub(r"\s+", " ", text))
 
-    for child in node.children:
-        if isinstance(child, NavigableString):
-            if not isinstance(child, Comment):
+def _walk(root: BeautifulSoup, builder: SectionBuilder) -> None:
+    """Paragraphs and headings in document order. An explicit stack, not recursion: markup may
+    nest deeper than Python's recursion limit. Each block has its own run of inline text."""
+    has_block = _tags_holding_blocks(root)
+    stack: list[tuple] = [(iter(root.children), [])]
+    while stack:
+        children, inline = stack[-1]
+        child = next(children, None)
+        if child is None:
+            _flush(inline, builder)
+            stack.pop()
+            if stack:
+                _flush(stack[-1][1], builder)
+        elif isinstance(child, NavigableString):
+            if not isinstance(child, _NOT_TEXT) or isinstance(child, CData):
                 inline.append(str(child))
-        elif not isinstance(child, Tag) or child.decomposed:
+        elif not isinstance(child, Tag):  # (no `.decomposed`: bs4 answers it with a search of the subtree)
             continue
         elif child.name in _HEADINGS:
-            flush()
+            _flush(inline, builder)
             builder.heading(_HEADINGS[child.name], child.get_text(" "))
         elif child.name == "tr":
-            flush()
+            _flush(inline, builder)
             cells = [re.sub(r"\s+", " ", c.get_text(" ")).strip() for c in child.find_all(["td", "th"])]
             builder.paragraph(" | ".join(c for c in cells if c))
         elif child.name == "br":
             inline.append("\n")
-        elif child.name in _BLOCKS or child.find(list(_BLOCKS | set(_HEADINGS))):
-            flush()
+        elif child.name in _BLOCKS or id(child) in has_block:
+            _flush(inline, builder)
             if child.name == "li":
-                inline.append("- ")
-            _walk(child, builder)
-            flush()
+                inline.append("- ")  # flushed after the item's own text, as a "-" paragraph of its own
+            stack.append((iter(child.children), []))
         else:
             inline.append(child.get_text())
-    flush()
+
+
+def _flush(inline: list[str], builder: SectionBuilder) -> None:
+    text = "".join(inline)
+    inline.clear()
+    if text.strip():
+        builder.paragraph(re.sub(r"\s+", " ", text))
+
+
+def _tags_holding_blocks(root: BeautifulSoup) -> set[int]:
+    """ids of the tags with a block or heading inside: one climb per block, stopping where an
+    earlier climb passed, so deep nesting costs linear time, not a search per level."""
+    holding: set[int] = set()
+    for block in root.find_all(list(_BLOCKS | set(_HEADINGS))):
+        parent = block.parent
+        while parent is not None and id(parent) not in holding:
+            holding.add(id(parent))
+            parent = parent.parent
+    return holding

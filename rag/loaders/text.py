@@ -29,7 +29,7 @@ def _looks_like_heading(paragraph: str) -> bool:
     line = paragraph.strip()
     return (
         "\n" not in line
-        and len(line.split()) <= _HEADING_MAX_WORDS
+        and len(line.split(None, _HEADING_MAX_WORDS)) <= _HEADING_MAX_WORDS  # never splits a huge line whole
         and not re.search(r"[.,;!?]$", line)
         and line[:1].isupper()
     )

@@ -30,6 +30,9 @@ class Admission:
         except asyncio.TimeoutError:
             self.inside -= 1
             raise Busy(retry_after=self._retry_after()) from None
+        except BaseException:  # cancelled while queued (shutdown): the place in the queue is given back
+            self.inside -= 1
+            raise
 
     def leave(self) -> None:
         self.slots.release()

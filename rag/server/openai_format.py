@@ -4,64 +4,47 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import asdict
 
-from ..types import Answer
+from starlette.responses import JSONResponse
+
+from .schemas import ChatRequest, RequestError
 
 
-class RequestError(Exception):
-    """A client mistake: answered with a 4xx in the OpenAI error shape."""
+def to_bytes(text: str) -> bytes:
+    """UTF-8, with a lone surrogate (a file name that was not UTF-8, kept by surrogateescape) written as
+    its `\\udcff` escape, which inside a JSON string is valid JSON: a response never fails to encode."""
+    return text.encode("utf-8", "backslashreplace")
 
-    def __init__(self, message: str, status: int = 400, param: str | None = None, code: str | None = None):
-        super().__init__(message)
-        self.status, self.param, self.code = status, param, code
+
+class SafeJSONResponse(JSONResponse):
+    def render(self, content) -> bytes:
+        return to_bytes(json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")))
 
 
 def error_body(message: str, kind: str = "invalid_request_error", param=None, code=None) -> dict:
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
-def parse_chat_request(body: dict, max_chars: int) -> tuple[str, list[dict], bool]:
-    """(question, history, stream) from a chat-completions request body."""
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise RequestError("'messages' must be a non-empty list of {role, content} objects", param="messages")
-    history = []
-    for number, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in {"system", "user", "assistant", "developer"}:
-            raise RequestError(f"messages[{number}] needs a role of system, user or assistant", param="messages")
-        history.append({"role": message["role"], "content": _text(message.get("content"), number)})
+def error_response(status: int, message: str, kind: str = "invalid_request_error", param=None,
+                   code=None) -> SafeJSONResponse:
+    return SafeJSONResponse(error_body(message, kind, param, code), status_code=status)
+
+
+def chat_turns(request: ChatRequest) -> tuple[str, list[dict]]:
+    """(question, history) from a validated chat-completions request: the last message is the question."""
+    history = [{"role": m.role, "content": m.text} for m in request.messages]
     if history[-1]["role"] != "user" or not history[-1]["content"].strip():
         raise RequestError("the last message must be a non-empty user message (the question)", param="messages")
-    question = history.pop()["content"]
-    if len(question) > max_chars:
-        raise RequestError(f"the question is {len(question)} characters; the limit is {max_chars}",
-                           param="messages", code="question_too_long")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise RequestError("'stream' must be true or false", param="stream")
-    return question, history, stream
+    return history.pop()["content"], history
 
 
-def _text(content, number: int) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # the content-parts form: keep the text parts
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-    raise RequestError(f"messages[{number}].content must be a string", param="messages")
-
-
-def citations_of(answer: Answer) -> list[dict]:
-    return [asdict(c) for c in answer.citations]
-
-
-def completion(answer: Answer, model: str) -> dict:
+def completion(text: str, refused: bool, citations: list[dict], model: str) -> dict:
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text}, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-        "citations": citations_of(answer), "refused": answer.refused,
+        "citations": citations, "refused": refused,
     }
 
 
@@ -84,5 +67,10 @@ class ChunkWriter:
     def text(self, piece: str) -> str:
         return self._event({"content": piece})
 
-    def finish(self, answer: Answer) -> str:
-        return self._event({}, "stop", citations=citations_of(answer), refused=answer.refused) + "data: [DONE]\n\n"
+    def finish(self, refused: bool, citations: list[dict]) -> str:
+        return self._event({}, "stop", citations=citations, refused=refused) + "data: [DONE]\n\n"
+
+    @staticmethod
+    def error(message: str, kind: str = "server_error", code: str | None = None) -> str:
+        """A failure after the stream began: OpenAI clients raise it as an APIError."""
+        return f"data: {json.dumps(error_body(message, kind, None, code))}\n\n"

@@ -18,17 +18,16 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
 from ..prompting import REFUSAL, PromptTemplate, build_prompt
+from ..text import split_sentences
 from ..types import Hit
 
 REFUSAL_SHARE = 0.02
 TARGETS = {"support": "supporting sentence as the passage words it", "answer": "answer in its own words"}
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9$])")
 
 
 def read_pairs(paths: Iterable[Path]) -> list[dict]:
@@ -47,16 +46,20 @@ def _holds(hit: Hit, doc: str, support: str) -> bool:
 
 def cited_answer(answer: str, n: int) -> str:
     """The answer with "[n]" after every sentence, as the instruction asks."""
-    return " ".join(f"{sentence} [{n}]" for sentence in _SENTENCE_END.split(answer.strip()) if sentence)
+    return " ".join(f"{sentence} [{n}]" for sentence in split_sentences(answer.strip()) if sentence)
 
 
-def build_examples(pairs: list[dict], kb, passages: int = 4, prompt_tokens: int = 1888,
+def build_examples(pairs: list[dict], kb, passages: int | None = None, prompt_tokens: int | None = None,
                    seed: int = 0, template: PromptTemplate | None = None, target: str = "support") -> list[dict]:
     """JSON-ready examples: {"messages", "target", "kind", "origin", "question", "doc"}.
-    `passages` and `prompt_tokens` should be what answering uses (settings.generation); `target` is
-    "support" (the passage's own answering sentence) or "answer" (the pair's answer in other words)."""
+    `passages` and `prompt_tokens` default to what answering uses (the knowledge base's settings.generation);
+    `target` is "support" (the passage's own answering sentence) or "answer" (the pair's answer in other words)."""
     if target not in TARGETS:
         raise ValueError(f"target must be one of: {', '.join(TARGETS)} (not {target!r})")
+    generation = kb.settings.generation
+    passages = passages or generation.passages
+    prompt_tokens = prompt_tokens or generation.prompt_tokens
+    min_passage_tokens = kb.settings.answering.min_passage_tokens
     rng = random.Random(seed)
     generator = kb.answerer.generator
     examples = []
@@ -80,7 +83,8 @@ def build_examples(pairs: list[dict], kb, passages: int = 4, prompt_tokens: int 
                 hits = hits[: passages - 1] + gold[:1]
                 position = len(hits) - 1
             reply, kind = cited_answer(pair[target], position + 1), "answerable"
-        prompt = build_prompt(question, hits, generator.render, generator.count_tokens, prompt_tokens, template)
+        prompt = build_prompt(question, hits, generator.render, generator.count_tokens, prompt_tokens, template,
+                              min_passage_tokens)
         if kind == "answerable" and position >= len(prompt.passages):
             continue  # the budget cut the supporting passage
         examples.append({"messages": prompt.messages, "target": reply, "kind": kind,

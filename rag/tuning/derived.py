@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import LoaderError
 from ..highlighting import sentences
 from ..loaders import is_supported, load_document
-from ..text_overlap import content_words
+from ..text import content_words
 from ..types import Document
 
 _DEFINITION = re.compile(r"^(An?|The) ([A-Za-z][\w'/-]*(?: [\w'/-]+){0,2}?) (is|are|means|refers to) "

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Callable
 
 from .. import offline
+from ..generation.chat import end_of_turn_text
+from ..threads import threads_per_model
 
 
 @dataclass
@@ -35,15 +37,16 @@ class TrainingConfig:
     max_steps: int = 0  # 0: no bound besides epochs and time
     max_minutes: float = 25.0
     seed: int = 0
-    threads: int = 0
+    threads: int = 0  # 0: the thread policy (rag.threads): torch's one per core collapses when cores are busy
     bf16: bool = False  # bfloat16 autocast: ~1.5x faster steps on CPUs with AVX512-BF16 or AMX; LoRA weights stay fp32
 
 
-def _encode(tokenizer, example: dict, max_tokens: int):
-    """The token ids of prompt and answer, and where the answer starts (None if too long)."""
+def _encode(tokenizer, example: dict, max_tokens: int, turn_end: str):
+    """The token ids of prompt and answer, and where the answer starts (None if too long). The answer
+    ends with the chat template's own end-of-turn text, so the model learns to stop there."""
     prompt = tokenizer.apply_chat_template(example["messages"], tokenize=False, add_generation_prompt=True)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    target_ids = tokenizer(example["target"] + "<|im_end|>", add_special_tokens=False)["input_ids"]
+    target_ids = tokenizer(example["target"] + turn_end, add_special_tokens=False)["input_ids"]
     ids = prompt_ids + target_ids
     if len(ids) > max_tokens:
         return None
@@ -74,8 +77,7 @@ def train(examples: list[dict], base_folder: Path, out: Path, config: TrainingCo
     started = time.perf_counter()
     random.seed(config.seed)
     torch.manual_seed(config.seed)
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    torch.set_num_threads(threads_per_model(config.threads))
     tokenizer = AutoTokenizer.from_pretrained(str(base_folder), local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(str(base_folder), dtype=torch.float32, local_files_only=True)
     layers = model.config.num_hidden_layers
@@ -83,7 +85,8 @@ def train(examples: list[dict], base_folder: Path, out: Path, config: TrainingCo
     model = get_peft_model(model, LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
                                              target_modules=list(config.target_modules), task_type="CAUSAL_LM",
                                              layers_to_transform=top))
-    encoded = [e for e in (_encode(tokenizer, x, config.max_tokens) for x in examples) if e is not None]
+    turn_end = end_of_turn_text(tokenizer)
+    encoded = [e for e in (_encode(tokenizer, x, config.max_tokens, turn_end) for x in examples) if e is not None]
     random.Random(config.seed).shuffle(encoded)
     n_val = min(config.validation_max, max(1, int(len(encoded) * config.validation_share)))
     validation, training = encoded[:n_val], encoded[n_val:]

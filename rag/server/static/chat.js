@@ -1,9 +1,40 @@
 // Chat page: streams /v1/chat/completions (server-sent events) and shows numbered sources.
+// A server with an API key answers 401: the page asks for the key once and keeps it in localStorage.
 const log = document.getElementById("log");
 const form = document.getElementById("ask");
 const input = document.getElementById("question");
 const send = document.getElementById("send");
+const keyForm = document.getElementById("key");
+const keyInput = document.getElementById("key-input");
+const keyMessage = document.getElementById("key-message");
+const KEY_STORAGE = "rag-api-key";
 const history = [];
+let unanswered = null;  // the question refused for want of a key: asked again once a key is saved
+
+function savedKey() {
+  try { return localStorage.getItem(KEY_STORAGE) || ""; } catch (error) { return ""; }  // storage may be off
+}
+
+let sessionKey = savedKey();
+
+function saveKey(key) {
+  try {
+    if (key) localStorage.setItem(KEY_STORAGE, key); else localStorage.removeItem(KEY_STORAGE);
+  } catch (error) { /* storage off: the key is not kept past this page */ }
+  sessionKey = key;
+}
+
+function requestHeaders() {
+  const headers = {"Content-Type": "application/json"};
+  if (sessionKey) headers.Authorization = "Bearer " + sessionKey;
+  return headers;
+}
+
+function showKeyForm(message) {
+  keyMessage.textContent = message;
+  keyForm.hidden = false;
+  keyInput.focus();
+}
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -44,11 +75,28 @@ async function ask(question) {
   const answer = element("div", "answer", "…");
   turn.appendChild(answer);
   log.appendChild(turn);
-  const response = await fetch("/v1/chat/completions", {
-    method: "POST",
-    headers: {"Content-Type": "application/json"},
-    body: JSON.stringify({model: "rag", stream: true, messages: [...history, {role: "user", content: question}]}),
-  });
+  let response;
+  try {
+    response = await fetch("/v1/chat/completions", {
+      method: "POST",
+      headers: requestHeaders(),
+      body: JSON.stringify({model: "rag", stream: true, messages: [...history, {role: "user", content: question}]}),
+    });
+  } catch (error) {  // the server is unreachable, or the saved key holds characters no header can carry
+    answer.className = "answer error";
+    answer.textContent = "The question could not be sent: " + error.message;
+    if (sessionKey) { unanswered = question; showKeyForm("Check the saved API key, or enter it again."); }
+    return;
+  }
+  if (response.status === 401) {
+    const message = sessionKey ? "The saved API key was refused; enter the right one."
+                               : "This server needs an API key; enter it to ask.";
+    answer.className = "answer error";
+    answer.textContent = message;
+    unanswered = question;
+    showKeyForm(message + " It is kept in this browser and sent with each question.");
+    return;
+  }
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
     answer.className = "answer error";
@@ -69,6 +117,12 @@ async function ask(question) {
       buffer = buffer.slice(end + 2);
       if (line === "[DONE]") continue;
       const chunk = JSON.parse(line);
+      if (chunk.error) {  // the server failed after the answer began
+        answer.className = "answer error";
+        answer.textContent = (text ? text + "\n\n" : "") + chunk.error.message;
+        turn.dataset.done = "true";
+        return;
+      }
       const delta = chunk.choices[0].delta.content;
       if (delta) { text += delta; answer.textContent = text; }
       if (chunk.choices[0].finish_reason) {
@@ -81,11 +135,31 @@ async function ask(question) {
   history.push({role: "user", content: question}, {role: "assistant", content: text});
 }
 
+async function askOnce(question) {
+  send.disabled = true;
+  try { await ask(question); } finally { send.disabled = false; if (keyForm.hidden) input.focus(); }
+}
+
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const question = input.value.trim();
   if (!question) return;
   input.value = "";
-  send.disabled = true;
-  try { await ask(question); } finally { send.disabled = false; input.focus(); }
+  await askOnce(question);
+});
+
+keyForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  saveKey(keyInput.value.trim());
+  keyInput.value = "";
+  keyForm.hidden = true;
+  const question = unanswered;
+  unanswered = null;
+  if (question) await askOnce(question);
+});
+
+document.getElementById("key-open").addEventListener("click", () => {
+  if (!keyForm.hidden) { keyForm.hidden = true; return; }
+  showKeyForm(sessionKey ? "A key is saved in this browser. Enter another to replace it, or save an empty one to forget it."
+                         : "Enter the API key if this server asks for one. It is kept in this browser.");
 });

@@ -1,0 +1,53 @@
+"""Gate: the question to retrieve with, the passages, and whether they can answer it at all.
+
+A calibrated evidence estimate refuses questions the retrieved passages cannot
+answer, as does a name in the question that no passage contains.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from ..conversation import standalone_question
+from ..evidence import EvidenceModel, unmatched_names
+from ..policy import AnsweringPolicy
+from ..types import Hit
+
+Search = Callable[[str, int], Sequence[Hit]]
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """What the gate found: `hits` are retrieval's top k, `candidates` the wider set the reranker reads."""
+
+    question: str
+    query: str  # the question made to stand alone
+    candidates: tuple[Hit, ...]
+    hits: tuple[Hit, ...]
+    evidence: float  # estimated probability that the passages answer the question
+    refusal: str = ""  # why the question is not answered; empty when it passes
+
+    @property
+    def passed(self) -> bool:
+        return not self.refusal
+
+
+class Gate:
+    def __init__(self, search: Search, evidence: EvidenceModel, k: int, candidates: int,
+                 policy: AnsweringPolicy):
+        self.search, self.evidence, self.k, self.candidates, self.policy = search, evidence, k, candidates, policy
+
+    def __call__(self, question: str, history: Sequence[dict] | None = None) -> Retrieved:
+        query = standalone_question(question, history, self.policy)
+        candidates = tuple(self.search(query, self.candidates))
+        hits = candidates[:self.k]
+        # The estimate was calibrated on the retrieval order's top k, so it reads them, not the reranked ones.
+        evidence = round(self.evidence.probability(query, hits), 4)
+        refusal = ""
+        if not hits:
+            refusal = "no passages found"
+        elif evidence < self.evidence.threshold:
+            refusal = f"evidence {evidence} below the threshold {self.evidence.threshold}"
+        elif names := unmatched_names(query, hits, self.policy):
+            refusal = f"no passage names {', '.join(names)}"
+        return Retrieved(question, query, candidates, hits, evidence, refusal)

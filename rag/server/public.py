@@ -1,0 +1,48 @@
+"""What a response may show of the machine: names, never absolute paths.
+
+A source is shown relative to the folder that holds the root it was ingested from, so it starts with the
+root's own name ("homeowner/buying/appraisal.md"): readable, unambiguous across several roots, and
+nothing of where the server keeps its files. The model and adapter are shown by file or folder name.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePath
+
+from ..index import Snapshot
+from ..scanning import resolve_stored
+from ..types import Answer, Citation, Hit
+
+
+class PublicPaths:
+    def __init__(self, snapshot: Snapshot, index_root: Path):
+        roots = [resolve_stored(r, index_root) for r in snapshot.manifest.roots]
+        # the deepest root first: a root inside another root names its own files
+        self.roots = sorted(roots, key=lambda p: len(p.parts), reverse=True)
+
+    def source(self, path: str) -> str:
+        absolute = Path(path)
+        shown = next((absolute.relative_to(root.parent).as_posix() for root in self.roots
+                      if absolute.is_relative_to(root)), absolute.name)
+        return escaped(shown)
+
+    def hit(self, hit: Hit) -> dict:
+        return {**hit.to_dict(), "source": self.source(hit.source), "also_in": [self.source(s) for s in hit.also_in]}
+
+    def citation(self, citation: Citation) -> dict:
+        return {**citation.to_dict(), "source": self.source(citation.source)}
+
+    def answer(self, answer: Answer) -> dict:
+        return {**answer.to_dict(), "hits": [self.hit(h) for h in answer.hits],
+                "citations": [self.citation(c) for c in answer.citations],
+                "model": name(answer.model), "adapter": name(answer.adapter) if answer.adapter else None}
+
+
+def name(path: str) -> str:
+    """A model or adapter as its file or folder name ("" stays "")."""
+    return escaped(PurePath(path).name) if path else path
+
+
+def escaped(path: str) -> str:
+    """A name that was not UTF-8 on disk (read with surrogateescape) shown with its bytes escaped: bad-\\xff.md."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")

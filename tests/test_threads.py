@@ -1,0 +1,40 @@
+"""The thread policy: the setting wins, then OMP_NUM_THREADS, then half the usable cores (affinity, cgroup quota)."""
+import os
+
+from rag.threads import threads_per_model, usable_cores
+
+
+def test_the_setting_wins(tmp_path):
+    assert threads_per_model(3, env={"OMP_NUM_THREADS": "1"}) == 3
+
+
+def test_omp_num_threads_is_respected_when_the_setting_is_zero():
+    assert threads_per_model(0, env={"OMP_NUM_THREADS": "2"}) == 2
+    assert threads_per_model(0, env={"OMP_NUM_THREADS": "lots"}) == threads_per_model(0, env={})
+
+
+def test_a_cgroup_quota_bounds_the_cores(tmp_path):
+    quota = tmp_path / "cpu.max"
+    affinity = len(os.sched_getaffinity(0))
+    quota.write_text("max 100000\n")
+    assert usable_cores(quota) == affinity
+    quota.write_text("150000 100000\n")  # 1.5 CPUs: two threads may run, not more
+    assert usable_cores(quota) == min(affinity, 2)
+    quota.write_text("50000 100000\n")
+    assert usable_cores(quota) == 1 and threads_per_model(0, env={}, cpu_max=quota) == 1
+    quota.write_text("garbage")
+    assert usable_cores(quota) == affinity
+
+
+def test_default_is_half_the_usable_cores_at_least_one(tmp_path):
+    quota = tmp_path / "cpu.max"
+    quota.write_text("800000 100000\n")
+    assert threads_per_model(0, env={}, cpu_max=quota) == max(1, min(len(os.sched_getaffinity(0)), 8) // 2)
+
+
+def test_a_model_that_takes_every_core_still_respects_the_quota(tmp_path):
+    quota = tmp_path / "cpu.max"
+    quota.write_text("100000 100000\n")
+    assert threads_per_model(0, env={}, cpu_max=quota, share=1) == 1
+    quota.write_text("max 100000\n")
+    assert threads_per_model(0, env={}, cpu_max=quota, share=1) == len(os.sched_getaffinity(0))
