@@ -24,7 +24,7 @@ from .index import lexical, metadata, vectors
 from .index.metadata import ChunkRow, Occurrence
 from .index.store import utc_now
 from .isolation import FAILED, UNCHANGED, FileWorker, shared_worker
-from .scanning import display_path, resolve_stored, scan, stored_path
+from .scanning import display_path, file_sha256, resolve_stored, scan, stored_path
 from .settings import Settings
 from .types import IngestReport
 
@@ -52,19 +52,23 @@ def ingest(paths, index=None, settings: Settings | None = None, *, progress: boo
     store = IndexStore(index or settings.index)
     embedder = embedder_from_settings(settings, threads=os.cpu_count() or 1)  # an ingest is the only job
     found = scan(list(paths))
-    report = IngestReport(skipped=found.skipped, failed=list(found.broken))
+    # A broken or outside link holds no document of this folder: it is reported on every run, as passed over,
+    # and does not make a run "partly failed" (a refresh that meets nothing new exits 0).
+    report = IngestReport(skipped=found.skipped + found.broken)
     worker = shared_worker(str(embedder.path), settings.ingest.file_memory_mb)  # starts while we go on
     with store.writing(wait=wait):
         if not found.files and store.current_version() is None:
             raise RagError(_nothing_to_index(paths, found))
         previous = _previous(store, embedder, settings, log)
         try:
-            plan = _plan(found, store.root, previous, embedder, settings, report, worker)
-            if previous is not None and not report.added + report.updated + report.removed + report.renamed:
+            plan, failures = _plan(found, store.root, previous, embedder, settings, report, worker)
+            changed = report.added + report.updated + report.removed + report.renamed
+            if previous is not None and not changed and failures == previous.manifest.failed:
                 report.version = previous.version
                 report.chunks = previous.metadata.count("chunks")
             else:
-                report.version = _write(store, plan, found, previous, embedder, settings, report, progress)
+                report.version = _write(store, plan, failures, found, previous, embedder, settings, report,
+                                        progress)
         finally:
             if previous is not None:
                 previous.close()
@@ -122,9 +126,14 @@ class _StaleSources:
 
 
 def _plan(found, root: Path, previous, embedder: Embedder, settings: Settings, report: IngestReport,
-          worker: FileWorker) -> list[_Doc]:
+          worker: FileWorker) -> tuple[list[_Doc], dict[str, dict]]:
+    """The documents of the new version, and the files that could not be indexed (by stored path).
+    A file that failed before and still holds the same bytes is not read again: it is listed as skipped
+    with its old reason, so a refresh that meets nothing new succeeds."""
     old_sources = dict(previous.manifest.sources) if previous is not None else {}
     reusable = isinstance(previous, Snapshot)
+    old_failures = dict(previous.manifest.failed) if reusable else {}
+    failures: dict[str, dict] = {}
     chunking = _chunking_settings(settings, embedder)
     plan: dict[str, _Doc] = {}
     files = list(found.files)
@@ -133,13 +142,20 @@ def _plan(found, root: Path, previous, embedder: Embedder, settings: Settings, r
     for path in files:
         stored = stored_path(path, root)
         old = old_sources.get(stored)
+        failed_before = old_failures.get(stored)
+        known = failed_before or (old if reusable else None)  # the bytes last seen there
         result = worker.run(settings.ingest.file_timeout_s, path=str(path),
-                            known_sha256=old["sha256"] if reusable and old else None,
+                            known_sha256=known["sha256"] if known else None,
                             max_bytes=int(settings.ingest.max_file_mb * 1024 * 1024),
                             embedding_model=str(embedder.path), max_tokens=chunking["max_tokens"],
                             overlap_tokens=chunking["overlap_tokens"])
-        if result["status"] == FAILED:
+        if result["status"] == UNCHANGED and failed_before:  # the very bytes that failed last time
+            report.skipped.append((display_path(path), f"unchanged since it failed: {failed_before['reason']}"))
+            failures[stored] = failed_before
+        elif result["status"] == FAILED:
             report.failed.append((display_path(path), result["reason"]))
+            failures[stored] = {"sha256": result.get("sha256") or _sha256_or_empty(path), "reason": result["reason"]}
+        if stored in failures:
             if reusable and old:  # keep what was indexed before
                 doc = _Doc(stored, old["sha256"], old["title"], old["kind"])
                 doc.carried = previous.metadata.occurrences_of_document(doc.doc_id)
@@ -164,7 +180,14 @@ def _plan(found, root: Path, previous, embedder: Embedder, settings: Settings, r
                 doc = _Doc(stored, old["sha256"], old["title"], old["kind"])
                 doc.carried = previous.metadata.occurrences_of_document(doc.doc_id)
                 plan[stored] = doc
-    return [plan[s] for s in sorted(plan)]
+    return [plan[s] for s in sorted(plan)], failures
+
+
+def _sha256_or_empty(path: Path) -> str:
+    try:
+        return file_sha256(path)
+    except OSError:
+        return ""  # unreadable: it will be tried again next time
 
 
 def _account_removals(found, root, old_sources, plan, report) -> None:
@@ -190,7 +213,7 @@ def dedup_key(text: str) -> str:
     return hashlib.sha256(folded.encode()).hexdigest()
 
 
-def _write(store, plan, found, previous, embedder, settings, report, progress) -> str:
+def _write(store, plan, failures, found, previous, embedder, settings, report, progress) -> str:
     reusable = isinstance(previous, Snapshot)
     old_rows = {r.id: r for r in previous.metadata.chunk_rows()} if reusable else {}
     old_by_key = {r.key: r for r in old_rows.values()}
@@ -240,7 +263,7 @@ def _write(store, plan, found, previous, embedder, settings, report, progress) -
                             "chunks": chunk_counts.get(d.doc_id, 0)} for d in plan},
         roots=sorted(set(old_roots) | {stored_path(r, store.root) for r in found.roots}),
         counts={"documents": len(plan), "chunks": len(rows), "occurrences": len(occurrences)},
-        created=utc_now(), version=name,
+        failed=failures, created=utc_now(), version=name,
     ).write(staged)
     store.commit(staged, name)
     return name

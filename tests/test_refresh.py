@@ -147,7 +147,8 @@ def test_links_outside_the_source_folder_and_loops_are_reported(small_corpus, tm
     os.symlink(small_corpus / "loop-b.md", small_corpus / "loop-a.md")
     os.symlink(small_corpus, small_corpus / "self-dir")
     report = rag.ingest([small_corpus], tmp_path / "idx")
-    reasons = {Path(p).name: r for p, r in report.failed}
+    reasons = {Path(p).name: r for p, r in report.skipped}
+    assert not report.failed
     assert "outside the source folder" in reasons["link.md"]
     assert "symbolic link" in reasons["loop-a.md"] and "symbolic link" in reasons["loop-b.md"]
     assert report.added == 3
@@ -171,3 +172,19 @@ def test_changing_the_chunker_rebuilds_with_a_notice(small_corpus, tmp_path):
     assert report.updated == 3 and report.embedded == report.chunks
     manifest = json.loads((IndexStore(index).current_dir() / "manifest.json").read_text())
     assert manifest["chunking"]["max_tokens"] == 64
+
+
+def test_a_file_that_failed_is_not_read_again_until_its_bytes_change(small_corpus, tmp_path):
+    index = tmp_path / "idx"
+    (small_corpus / "scan.md").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00binary")
+    first = rag.ingest([small_corpus], index)
+    assert [Path(p).name for p, _ in first.failed] == ["scan.md"]
+
+    again = rag.refresh(index)  # nothing new: exit 0 for cron, the old failure still shown
+    assert again.failed == [] and again.version == first.version
+    assert [(Path(p).name, r.split(":")[0]) for p, r in again.skipped] == [("scan.md", "unchanged since it failed")]
+
+    (small_corpus / "scan.md").write_text("# Radon\n\nA radon test measures the gas in the lowest lived-in level.\n")
+    fixed = rag.refresh(index)
+    assert fixed.added == 1 and fixed.failed == [] and fixed.skipped == []
+    assert "scan.md" in {Path(s).name for s in rag.open(index).manifest.sources}

@@ -19,6 +19,8 @@ class Manifest:
     sources: dict[str, dict] = field(default_factory=dict)  # stored path -> sha256, doc_id, title, kind, chunks
     roots: list[str] = field(default_factory=list)
     counts: dict = field(default_factory=dict)
+    # stored path -> sha256, reason: files that could not be indexed; unchanged, they are not read again
+    failed: dict[str, dict] = field(default_factory=dict)
     created: str = ""
     version: str = ""
     format_version: int = FORMAT_VERSION
