@@ -27,7 +27,8 @@ STARTUP_TIMEOUT_S = 300  # importing the tokenizer's libraries takes seconds; a 
 def prepare_file(path: str, known_sha256: str | None, max_bytes: int, embedding_model: str,
                  max_tokens: int, overlap_tokens: int) -> dict:
     """One file's chunks, or why it cannot be indexed. `known_sha256`: the indexed version's hash;
-    a file still holding those bytes is not read further (status "unchanged")."""
+    a file still holding those bytes is not read further (status "unchanged"). A failure carries the file's
+    hash when it was taken, so the same bytes are not tried again."""
     from .chunking import Chunker
     from .embedding import Embedder
     from .errors import LoaderError
@@ -35,25 +36,30 @@ def prepare_file(path: str, known_sha256: str | None, max_bytes: int, embedding_
     from .scanning import file_sha256
 
     file = Path(path)
+    sha = None
     try:
-        if file.stat().st_size > max_bytes:
+        too_large = file.stat().st_size > max_bytes
+        if not too_large or known_sha256:  # an over-size file is hashed only to recognise it from last time
+            sha = file_sha256(file)
+            if sha == known_sha256:
+                return {"status": UNCHANGED, "sha256": sha}
+        if too_large:
             raise LoaderError(f"larger than {max_bytes / 1024 / 1024:g} MB (setting ingest.max_file_mb)")
-        sha = file_sha256(file)
-        if sha == known_sha256:
-            return {"status": UNCHANGED, "sha256": sha}
         document = load_document(file)
         chunker = Chunker(Embedder(embedding_model).count_tokens, max_tokens, overlap_tokens)
         chunks = [[c.text, c.embed_text, c.section, c.page, c.start, c.end] for c in chunker.chunk(document, "")]
     except LoaderError as exc:
-        return {"status": FAILED, "reason": str(exc)}
+        return {"status": FAILED, "sha256": sha, "reason": str(exc)}
     except OSError as exc:
-        return {"status": FAILED, "reason": f"cannot read file: {exc.strerror or exc}"}
+        return {"status": FAILED, "sha256": sha, "reason": f"cannot read file: {exc.strerror or exc}"}
     except MemoryError:
-        return {"status": FAILED, "reason": "needs more memory than its budget (setting ingest.file_memory_mb)"}
+        return {"status": FAILED, "sha256": sha,
+                "reason": "needs more memory than its budget (setting ingest.file_memory_mb)"}
     except RecursionError:
-        return {"status": FAILED, "reason": "structure nested too deeply to read"}
+        return {"status": FAILED, "sha256": sha, "reason": "structure nested too deeply to read"}
     except Exception as exc:  # hostile input may break any library in any way: report it, go on
-        return {"status": FAILED, "reason": f"could not be read ({type(exc).__name__}: {str(exc)[:120]})"}
+        return {"status": FAILED, "sha256": sha,
+                "reason": f"could not be read ({type(exc).__name__}: {str(exc)[:120]})"}
     return {"status": LOADED, "sha256": sha, "title": document.title, "kind": document.kind, "chunks": chunks}
 
 
