@@ -1,7 +1,9 @@
 """A real uvicorn server on loopback, in a thread, for tests that speak HTTP to it."""
+import shutil
 import socket
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
 
@@ -27,3 +29,21 @@ class LiveServer:
     def stop(self):
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+def chromium(profile: Path):
+    """Headless Debian Chromium for the chat-page tests, with the flags this closed network needs."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1000,900"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)

@@ -3,7 +3,6 @@ import concurrent.futures
 import re
 import json
 import os
-import shutil
 from pathlib import Path
 
 import httpx
@@ -13,7 +12,7 @@ import rag
 from rag.server import create_app
 
 from .conftest import REPO
-from .live_server import LiveServer
+from .live_server import CHROMEDRIVER, CHROMIUM, LiveServer, chromium
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +57,7 @@ def test_openai_client_plain_and_streaming(live):
 def test_search_ask_and_health(live):
     health = httpx.get(f"{live.url}/healthz").json()
     assert health["status"] == "ok" and health["documents"] >= 40
-    hits = httpx.post(f"{live.url}/search", json={"query": "escrow cushion", "k": 2}).json()["hits"]
+    hits = httpx.post(f"{live.url}/search", json={"query": "escrow cushion", "k": 2}, timeout=120).json()["hits"]
     assert len(hits) == 2 and {"score", "source", "section", "page", "text"} <= set(hits[0])
     answer = httpx.post(f"{live.url}/ask", json={"question": "Who won the 1998 World Cup?"}, timeout=120).json()
     assert answer["refused"] is True and answer["citations"] == []
@@ -87,8 +86,8 @@ def test_api_key_is_enforced(tmp_path):
         assert httpx.get(f"{server.url}/healthz").status_code == 200
         denied = httpx.post(f"{server.url}/search", json={"query": "escrow"})
         assert denied.status_code == 401 and denied.json()["error"]["type"] == "authentication_error"
-        allowed = httpx.post(f"{server.url}/search", json={"query": "escrow"},
-                             headers={"Authorization": "Bearer s3cret"})
+        allowed = httpx.post(f"{server.url}/search", json={"query": "escrow"},  # may load the embedder
+                             headers={"Authorization": "Bearer s3cret"}, timeout=120)
         assert allowed.status_code == 200
     finally:
         server.stop()
@@ -133,31 +132,22 @@ def test_refreshed_index_is_picked_up_without_restart(small_corpus, tmp_path):
         (small_corpus / "radon.md").write_text("# Radon\n\nRadon mitigation fans vent soil gas above the roof.\n")
         rag.ingest([small_corpus], index)
         assert httpx.get(f"{server.url}/healthz").json()["version"] == "v000002"
-        hits = httpx.post(f"{server.url}/search", json={"query": "radon mitigation fan", "k": 1}).json()["hits"]
+        hits = httpx.post(f"{server.url}/search", json={"query": "radon mitigation fan", "k": 1},
+                          timeout=120).json()["hits"]
         assert hits[0]["source"].endswith("radon.md")
     finally:
         server.stop()
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 
 
 @pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                     reason="needs Debian's chromium and chromium-driver (.ci/run installs them)")
 def test_chat_page_in_chromium(live, tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1000,900"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = chromium(tmp_path / "profile")
     try:
         driver.get(live.url + "/")
         driver.find_element(By.ID, "question").send_keys("What does title insurance protect against?")

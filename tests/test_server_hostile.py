@@ -5,7 +5,6 @@ Request-shape tests run against a fake knowledge base (fast: no models); the las
 import http.client
 import json
 import logging
-import shutil
 import socket
 import threading
 import time
@@ -23,7 +22,7 @@ from rag.settings import MAX_K
 from rag.types import Answer, Citation, Hit
 
 from .conftest import REPO
-from .live_server import LiveServer
+from .live_server import CHROMEDRIVER, CHROMIUM, LiveServer, chromium
 
 
 class FakeKnowledgeBase:
@@ -373,21 +372,6 @@ def test_responses_show_no_absolute_paths(tmp_path):
         server.stop()
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-
-def chromium(profile: Path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1000,900"):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
 @pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
