@@ -1,7 +1,6 @@
 """Sentence embeddings: L2-normalised, batched, threads by the thread policy, from a local folder only."""
 from __future__ import annotations
 
-import hashlib
 import json
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -11,6 +10,7 @@ import numpy as np
 
 from . import offline
 from .errors import ModelNotFoundError
+from .scanning import tree_sha256
 from .threads import threads_per_model
 
 
@@ -27,15 +27,7 @@ def bundled_embedding_model() -> Path:
 @lru_cache(maxsize=8)
 def _fingerprint(path: str) -> str:
     """sha256 over the model's configuration and weight files: any change shows."""
-    folder = Path(path)
-    digest = hashlib.sha256()
-    for file in sorted(folder.rglob("*")):
-        if file.is_file() and file.suffix in {".json", ".txt", ".safetensors", ".bin", ".model"}:
-            digest.update(file.relative_to(folder).as_posix().encode())
-            with file.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-    return digest.hexdigest()
+    return tree_sha256(Path(path), {".json", ".txt", ".safetensors", ".bin", ".model"})
 
 
 @lru_cache(maxsize=8)

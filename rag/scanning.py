@@ -94,9 +94,20 @@ def resolve_stored(stored: str, index_root: Path) -> Path:
     return Path(os.path.normpath(index_root.absolute() / stored))
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_sha256(path: Path, digest=None) -> str:
+    """sha256 of a file's bytes, read in blocks (any size in bounded memory); `digest` continues a running one."""
+    digest = digest or hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
+    return digest.hexdigest()
+
+
+def tree_sha256(folder: Path, suffixes: set[str]) -> str:
+    """sha256 over the files under `folder` whose suffix is in `suffixes`, names and bytes, in sorted order:
+    any change to a model's configuration or weights shows."""
+    digest = hashlib.sha256()
+    for file in sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix in suffixes):
+        digest.update(file.relative_to(folder).as_posix().encode())
+        file_sha256(file, digest)
     return digest.hexdigest()

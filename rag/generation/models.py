@@ -8,7 +8,6 @@ place, so a crash or a concurrent converter never leaves a half-written model be
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -20,7 +19,7 @@ from typing import Iterator
 
 from .. import offline
 from ..errors import ModelNotFoundError
-from ..scanning import file_sha256
+from ..scanning import file_sha256, tree_sha256
 
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _WEIGHT_SUFFIXES = {".json", ".txt", ".safetensors", ".bin", ".model", ".jinja", ".gguf"}
@@ -73,16 +72,8 @@ def content_hash(path: str | Path) -> str:
 
 
 @lru_cache(maxsize=16)
-def _hash_files(root: str, stamp: tuple) -> str:
-    if Path(root).is_file():
-        return file_sha256(Path(root))
-    digest = hashlib.sha256()
-    for name, _, _ in stamp:
-        digest.update(Path(name).relative_to(root).as_posix().encode())
-        with open(name, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+def _hash_files(root: str, stamp: tuple) -> str:  # `stamp` only keys the cache: sizes and times of the files
+    return file_sha256(Path(root)) if Path(root).is_file() else tree_sha256(Path(root), _WEIGHT_SUFFIXES)
 
 
 @contextmanager

@@ -6,11 +6,10 @@ nothing of where the server keeps its files. The model and adapter are shown by 
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path, PurePath
 
 from ..index import Snapshot
-from ..scanning import resolve_stored
+from ..scanning import display_path, resolve_stored
 from ..types import Answer, Citation, Hit
 
 
@@ -24,7 +23,7 @@ class PublicPaths:
         absolute = Path(path)
         shown = next((absolute.relative_to(root.parent).as_posix() for root in self.roots
                       if absolute.is_relative_to(root)), absolute.name)
-        return escaped(shown)
+        return display_path(shown)
 
     def hit(self, hit: Hit) -> dict:
         return {**hit.to_dict(), "source": self.source(hit.source), "also_in": [self.source(s) for s in hit.also_in]}
@@ -40,9 +39,4 @@ class PublicPaths:
 
 def name(path: str) -> str:
     """A model or adapter as its file or folder name ("" stays "")."""
-    return escaped(PurePath(path).name) if path else path
-
-
-def escaped(path: str) -> str:
-    """A name that was not UTF-8 on disk (read with surrogateescape) shown with its bytes escaped: bad-\\xff.md."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+    return display_path(PurePath(path).name) if path else path
