@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from .. import cancellation
 from ..settings import GenerationSettings
 
 _MARK = "\u2063rag-turn-content\u2063"  # text no real answer contains, to find where the template ends a turn
@@ -56,7 +57,7 @@ def end_of_turn_ids(tokenizer, folder: str | Path | None = None) -> list[int]:
 
 class ChatGenerator:
     """Greedy chat generation and passage scoring; backends give `tokenizer`, `context_window`,
-    `_pieces` (the generated text, piece by piece) and `likelihoods`."""
+    `_pieces` (the generated text, piece by piece) and `_mean_log_probs` (scoring)."""
 
     backend = ""
     repetition_penalty = GenerationSettings.repetition_penalty  # the setting sets it (generator_from_settings)
@@ -86,6 +87,8 @@ class ChatGenerator:
 
     def stream(self, messages: Sequence[dict], max_new_tokens: int | None = None) -> Iterator[str]:
         """Yield text pieces as they are generated; stops at end of turn or the token bound."""
+        if cancellation.requested(cancellation.current()):
+            return  # the request is gone: not even the prompt's forward pass, the costliest step
         with self._lock:
             for piece in self._pieces(self.prompt_ids(messages), max_new_tokens or self.max_new_tokens):
                 if piece:
@@ -95,9 +98,17 @@ class ChatGenerator:
         return "".join(self.stream(messages, max_new_tokens))
 
     def likelihoods(self, contexts: Sequence[str], continuation: str, context_tokens: int = 512) -> list[float]:
-        raise NotImplementedError
+        """Mean log-probability of `continuation` after each context, with the base weights (an adapter is
+        tuned to answer, not to score), in one batch."""
+        heads, tail = self._scoring_rows(contexts, continuation, context_tokens)
+        if not tail or not heads or cancellation.requested(cancellation.current()):
+            return [0.0] * len(heads)  # (the request is gone: the ranking would serve nobody)
+        return self._mean_log_probs(heads, tail)
 
     def _pieces(self, prompt_ids: list[int], max_new_tokens: int) -> Iterator[str]:
+        raise NotImplementedError
+
+    def _mean_log_probs(self, heads: list[list[int]], tail: list[int]) -> list[float]:
         raise NotImplementedError
 
     def _scoring_rows(self, contexts: Sequence[str], continuation: str,

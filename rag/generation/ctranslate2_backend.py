@@ -17,7 +17,7 @@ import sys
 import threading
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator
 
 from .. import cancellation, offline
 from ..threads import threads_per_model
@@ -149,8 +149,6 @@ class CTranslate2Generator(ChatGenerator):
 
     def _pieces(self, prompt_ids: list[int], max_new_tokens: int) -> Iterator[str]:
         abandoned = cancellation.current()  # set by the server when the client is gone
-        if cancellation.requested(abandoned):
-            return
         tokenizer, runtime, stop_ids = self.tokenizer, self.runtime, self.stop_ids
         steps: queue.Queue = queue.Queue()
         closed = threading.Event()
@@ -189,11 +187,7 @@ class CTranslate2Generator(ChatGenerator):
         if errors:
             raise errors[0]
 
-    def likelihoods(self, contexts: Sequence[str], continuation: str, context_tokens: int = 512) -> list[float]:
-        """Mean log-probability of `continuation` after each context, base weights, one batch."""
-        heads, tail = self._scoring_rows(contexts, continuation, context_tokens)
-        if not tail or not heads or cancellation.requested(cancellation.current()):
-            return [0.0] * len(heads)  # (the request is gone: the ranking would serve nobody)
+    def _mean_log_probs(self, heads: list[list[int]], tail: list[int]) -> list[float]:
         to_tokens = self.tokenizer.convert_ids_to_tokens
         with self._lock:
             results = self.scoring_runtime.score_batch([to_tokens(h + tail) for h in heads], max_input_length=0,

@@ -10,7 +10,7 @@ import threading
 import warnings
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator
 
 from .. import cancellation, offline
 from ..threads import threads_per_model
@@ -83,8 +83,6 @@ class TransformersGenerator(ChatGenerator):
         from transformers import StoppingCriteriaList, TextIteratorStreamer
 
         abandoned = cancellation.current()  # set by the server when the client is gone
-        if cancellation.requested(abandoned):
-            return  # not even the prompt's forward pass, the costliest step, for an answer nobody reads
         tokenizer, model, stop_ids = self.tokenizer, self.model, self.stop_ids
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
         errors: list[BaseException] = []
@@ -113,14 +111,9 @@ class TransformersGenerator(ChatGenerator):
         if errors:
             raise errors[0]
 
-    def likelihoods(self, contexts: Sequence[str], continuation: str, context_tokens: int = 512) -> list[float]:
-        """Mean log-probability of `continuation` after each context, with the base weights
-        (an adapter is tuned to answer, not to score), in one padded batch."""
+    def _mean_log_probs(self, heads: list[list[int]], tail: list[int]) -> list[float]:
         import torch
 
-        heads, tail = self._scoring_rows(contexts, continuation, context_tokens)
-        if not tail or not heads or cancellation.requested(cancellation.current()):
-            return [0.0] * len(heads)  # (the request is gone: the ranking would serve nobody)
         tokenizer, model = self.tokenizer, self.model
         width = max(len(h) for h in heads) + len(tail)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
