@@ -9,6 +9,8 @@ opening quote) — read in three ways where the readers need different things:
 - `LOOSE_BREAK`: after any full stop, whatever follows. The prompt packer and the
   citation attribution have always cut this way; cutting at `SENTENCE_BREAK` instead
   would change which words a shortened passage keeps, and so the answers.
+- `first_sentence`: an answer's lead, its closing quote and citation markers kept
+  (what evaluation calls the answer's first sentence);
 - `split_finished`: the model's streamed reply, where a sentence keeps the citation
   markers written after its full stop and no cut is made while a marker may still be
   arriving.
@@ -42,6 +44,7 @@ LOOSE_BREAK = re.compile(r"(?<=[.!?])\s+")
 # The group keeps a sentence's markers with it; no cut before a "[" whose marker may still be streaming in.
 _STREAMED_BREAK = re.compile(r"(?<=[.!?])((?:\s*\[\d+\])*)\s+(?![\s\[])")
 _FINISHED = re.compile(r"[.!?](?:\s*\[\d+\])*$")
+_FIRST = re.compile(r"\s*(.*?[.!?][\"”’)]*(?:\s*\[\d+\])*)(?=\s+[\"“(]?[A-Z0-9$]|\s*$)", re.DOTALL)
 
 
 def split_sentences(text: str, lines: bool = False, boundary: re.Pattern = SENTENCE_BREAK) -> list[str]:
@@ -49,6 +52,12 @@ def split_sentences(text: str, lines: bool = False, boundary: re.Pattern = SENTE
     if lines:
         return re.split(boundary.pattern + r"|\n+", text)
     return boundary.split(text)
+
+
+def first_sentence(text: str) -> str:
+    """The text's first sentence, with the closing quote and citation markers that follow its full stop."""
+    match = _FIRST.match(text)
+    return match.group(1) if match else text.strip()
 
 
 def split_finished(buffer: str) -> tuple[list[str], str]:
