@@ -1,18 +1,20 @@
-"""The learned sentence selector: labelled pairs, the leak guard, metrics, and a tiny real training run."""
+"""The learned sentence selector: labelled pairs, the leak guard, features, fitting and the stored model."""
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.errors import ConfigError
+from rag.highlighting import _scores
+from rag.policy import AnsweringPolicy
 from rag.selection import SentenceSelector
 from rag.selection.data import labelled_pairs, validation_groups
-from rag.selection.training import SelectorTrainingConfig, roc_auc, top1, train_selector
+from rag.selection.features import FEATURES, sentence_features
+from rag.selection.training import featurize, fit_selector, roc_auc, top1
 
-from .conftest import hit
+from .conftest import FakeEmbedder, hit
 
 PMI = hit("Borrowers can ask to cancel PMI at 80 percent. It ends automatically at 78 percent of the original "
           "value. Lender-paid insurance cannot be cancelled.", "loans/pmi.md", 1, section="Loans > Ending PMI")
@@ -34,6 +36,7 @@ UNANSWERABLE = [{"question": "What is the PMI rate in Ohio today?"}]
 def test_sentences_are_labelled_against_the_support():
     pairs = labelled_pairs(PAIRS, UNANSWERABLE, search, candidates=2, negatives_per_question=10)
     positives = {(p.question, p.text) for p in pairs if p.label}
+    assert all(p.rank in (1, 2) and p.passage_similarity == 0.6 for p in pairs)
     assert positives == {(PAIRS[0]["question"], "Ending PMI: It ends automatically at 78 percent of the original "
                           "value."),
                          (PAIRS[1]["question"], "Cushion: The servicer may keep a cushion of up to one sixth of the "
@@ -72,43 +75,36 @@ def test_metrics():
     assert top1([1.0 - s for s in perfect], pairs) == 0.0
 
 
-def test_config_cross_checks():
-    with pytest.raises(ValueError, match="validation_share"):
-        SelectorTrainingConfig(validation_share=1.5)
+def test_features_line_up_with_their_names():
+    vectors = FakeEmbedder().embed(["When does PMI end?", "Ending PMI: It ends at 78 percent.", "Cushion: x y z."])
+    rows = sentence_features("When does PMI end?", vectors[0], [(1, "Ending PMI", "It ends at 78 percent."),
+                                                                (2, "Cushion", "x y z.")], vectors[1:], [0.7, 0.4],
+                             AnsweringPolicy())
+    assert rows.shape == (2, len(FEATURES))
+    named = dict(zip(FEATURES, rows[1]))
+    assert named["passage_rank"] == 1 and named["passage_similarity"] == 0.4
+    assert dict(zip(FEATURES, rows[0]))["question_words_in_heading"] == 0.5  # "pmi" of {"pmi", "end"}
+    assert sentence_features("q", vectors[0], [], vectors[:0], [], AnsweringPolicy()).shape == (0, len(FEATURES))
 
 
-def test_a_missing_selector_folder_is_a_one_line_error(tmp_path):
+def test_a_fitted_selector_ranks_answers_first_and_round_trips(tmp_path):
+    pairs = labelled_pairs(PAIRS * 3, UNANSWERABLE, search, 2, 10)
+    embed = FakeEmbedder().embed
+    selector, report = fit_selector(pairs, validation_groups(pairs, 0.5, 0), embed, AnsweringPolicy(),
+                                    baseline=_scores)
+    assert report["learned"]["top1"] is not None and report["hand_weighted"]["top1"] is not None
+    rows, _ = featurize(pairs, embed, AnsweringPolicy())
+    scores = selector.score(rows)
+    assert top1(scores, pairs) == 1.0, "fitted on these very pairs, the answering sentence leads"
+    selector.save(tmp_path / "selector.json")
+    again = SentenceSelector.load(tmp_path / "selector.json")
+    assert np.allclose(again.score(rows), scores, atol=1e-4)
+    assert again.fitted_on["pairs_sha256"] == selector.fitted_on["pairs_sha256"]
+
+
+def test_a_missing_or_wrong_selector_file_is_a_one_line_error(tmp_path):
     with pytest.raises(ConfigError, match="rag tune-selector"):
-        SentenceSelector(tmp_path / "nothing", encoder=tmp_path)
-
-
-def _tiny_encoder(folder: Path) -> Path:
-    """A 2-layer random BERT with the bundled MiniLM's vocabulary: real training mechanics in seconds."""
-    from transformers import BertConfig, BertForSequenceClassification
-
-    from rag.embedding import bundled_embedding_model
-
-    source = bundled_embedding_model()
-    folder.mkdir()
-    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        shutil.copy(source / name, folder / name)
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, num_labels=1)
-    BertForSequenceClassification(config).save_pretrained(folder)
-    return folder
-
-
-def test_a_tiny_training_run_writes_a_selector_that_scores(tmp_path):
-    encoder = _tiny_encoder(tmp_path / "encoder")
-    pairs = labelled_pairs(PAIRS * 4, UNANSWERABLE, search, 2, 10)
-    config = SelectorTrainingConfig(epochs=2, batch_size=8, max_tokens=48, learning_rate=5e-3)
-    card = train_selector(pairs, {pairs[0].group}, encoder, tmp_path / "selector", config,
-                          baseline=lambda held: [0.0] * len(held), log=lambda line: None)
-    assert [h["epoch"] for h in card["history"]] == [1, 2]
-    assert card["pairs"] == len(pairs) and card["validation_baseline"]["auc"] == 0.5
-    saved = json.loads((tmp_path / "selector" / "training_card.json").read_text())
-    assert saved["pairs_sha256"] == card["pairs_sha256"]
-    selector = SentenceSelector(tmp_path / "selector", encoder)
-    scores = selector.score(PAIRS[0]["question"], ["Ending PMI: It ends at 78 percent.", "Other text.", "x"])
-    assert scores.shape == (3,) and ((scores >= 0) & (scores <= 1)).all()
-    assert selector.score("q", []).shape == (0,)
+        SentenceSelector.load(tmp_path / "nothing.json")
+    (tmp_path / "old.json").write_text(json.dumps({"features": ["cosine"], "weights": [1.0], "bias": 0.0}))
+    with pytest.raises(ConfigError, match="not a sentence selector"):
+        SentenceSelector.load(tmp_path / "old.json")

@@ -11,8 +11,8 @@ Checks, each a line naming the question and the fix:
   the project's own loader extracts (`rag.loaders.load_document`, what ingest chunks);
 - no question shares `COPIED_RUN` consecutive (normalised) words with any corpus document: questions are written
   in a homeowner's words, not lifted from the documents;
-- no question repeats one of the project's training or bundled questions (corpora/training/*.jsonl,
-  corpora/homeowner-questions.jsonl), nor one of the development questions (../shared/eval/qa_dev.jsonl).
+- no question repeats one of the project's training, calibration or bundled questions (corpora/training/*.jsonl,
+  corpora/calibration/*.jsonl, corpora/homeowner-questions.jsonl), nor one of the development questions (../shared/eval/qa_dev.jsonl).
 It prints the counts by kind and by gold document; exit status 1 when any check fails.
 The corpus checks are skipped (and said so) when the corpus folder is absent.
 """
@@ -35,6 +35,7 @@ QUESTIONS = ROOT / "bench" / "questions" / "cfpb.jsonl"
 SHARED_EVAL = ROOT.parent / "shared" / "eval"
 CORPUS = SHARED_EVAL / "corpus"
 OTHER_QUESTION_FILES = (*sorted((ROOT / "corpora" / "training").glob("*.jsonl")),
+                        *sorted((ROOT / "corpora" / "calibration").glob("*.jsonl")),
                         ROOT / "corpora" / "homeowner-questions.jsonl", SHARED_EVAL / "qa_dev.jsonl")
 ANSWERABLE_KINDS = frozenset({"heading", "paraphrase", "pdf", "two-part", "definition", "number", "procedure"})
 UNANSWERABLE_KINDS = frozenset({"unanswerable-near-topic", "unanswerable-off-topic"})

@@ -1,8 +1,9 @@
-"""Learned answer-sentence selection: a cross-encoder scores (question, sentence) pairs.
+"""Learned answer-sentence selection: which retrieved sentence answers the question.
 
-`model.SentenceSelector` scores; `data.labelled_pairs` builds labelled pairs from the
-project's own corpus and question/answer pairs; `training.train_selector` fits a LoRA
-adapter (plus the classification head) on the bundled MiniLM, so what ships is small.
+`data.labelled_pairs` labels the candidate sentences of the project's own question/answer
+pairs; `features` turns a (question, sentence) pair into the numbers the model reads;
+`training.fit_selector` fits a logistic model on them (measured against the hand-weighted
+highlight score on held-out questions); `model.SentenceSelector` scores at answering time.
 """
 from .model import SentenceSelector
 

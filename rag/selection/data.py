@@ -27,10 +27,17 @@ SUPPORT_SHARE = 0.8  # a sentence whose content words are this much inside the s
 @dataclass(frozen=True)
 class LabelledPair:
     question: str
-    text: str  # "heading: sentence" as the selector reads it
+    heading: str
+    sentence: str
+    rank: int  # the passage's number among the question's candidates (1-based)
+    passage_similarity: float  # the passage's retrieval similarity
     label: int  # 1: the sentence answers the question
     group: str  # the question's id: a validation split keeps every sentence of a question together
     origin: str
+
+    @property
+    def text(self) -> str:
+        return pair_text(self.heading, self.sentence)
 
 
 def statements(hit: Hit) -> list[tuple[str, str]]:
@@ -60,20 +67,20 @@ def labelled_pairs(pairs: Sequence[dict], unanswerable: Sequence[dict], search: 
         support, doc = item.get("support"), item.get("doc")
         if support and not any(_holds(h, doc, support) for h in hits):
             hits += [h for h in search(support, 3) if _holds(h, doc, support)][:1]
+        origin = item.get("kind", "hand-written") if support else "unanswerable"
         positives, negatives, seen = [], [], set()
-        for hit in hits:
+        for rank, hit in enumerate(hits, start=1):
             for heading, sentence in statements(hit):
                 if sentence in seen:
                     continue
                 seen.add(sentence)
                 answers = bool(support) and _source_is(hit, doc) and _supports(sentence, support)
-                (positives if answers else negatives).append(pair_text(heading, sentence))
+                (positives if answers else negatives).append(
+                    LabelledPair(question, heading, sentence, rank, hit.similarity, int(answers), group, origin))
         if support and not positives:
             continue  # the support spans a chunk boundary or was cut differently: no clean positive
         rng.shuffle(negatives)
-        origin = item.get("kind", "hand-written") if support else "unanswerable"
-        out += [LabelledPair(question, t, 1, group, origin) for t in positives]
-        out += [LabelledPair(question, t, 0, group, origin) for t in negatives[:negatives_per_question]]
+        out += positives + negatives[:negatives_per_question]
     return out
 
 
