@@ -107,6 +107,20 @@ def highlight(question: str, passages: Sequence[Hit], embed, policy: AnsweringPo
             for i in order]
 
 
+class Remembered:
+    """`embed` that computes each text's vector once: an answer highlights its lead passages before
+    reranking and the passages the model is shown after, mostly the same sentences."""
+
+    def __init__(self, embed):
+        self.embed, self.vectors = embed, {}
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [text for text in dict.fromkeys(texts) if text not in self.vectors]
+        if missing:
+            self.vectors.update(zip(missing, self.embed(missing)))
+        return np.stack([self.vectors[text] for text in texts])
+
+
 def _scores(question: str, question_vector, candidates, sentence_vectors, policy: AnsweringPolicy) -> np.ndarray:
     asked = content_words(question)
     wants_figure = bool(policy.regex("asks_quantity").search(question))

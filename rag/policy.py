@@ -46,6 +46,12 @@ class AnsweringPolicy:
         0.5, "share of a sentence's content words a passage must hold to be cited for it")
     repeat_share: float = _share(
         0.8, "share of a text's content words found in another above which it counts as a repeat")
+    # lead: the passages' best sentence, shown first, before the passages are reranked and the model writes
+    lead_passages: int = _number(
+        2, "the lead sentence is chosen from this many of retrieval's top passages; each one more is more "
+        "sentences to embed before the first words of an answer appear", low=1)
+    after_lead: str = field(default="\n\n",
+                            metadata={"help": "separates the lead quote from the model's checked sentences"})
     # quote: the passages' own key sentences that close the answer
     quote_limit: int = _number(3, "key sentences quoted from the passages at most (each question part may add one)")
     quote_min_words: int = _number(

@@ -65,8 +65,10 @@ def test_a_refusal_is_printed_once_with_the_closest_passages(replying):
 
 
 @pytest.mark.parametrize("reply, text", [
+    # the passage's best sentence leads; the model's restatement of it is not printed twice
     ("Private mortgage insurance ends automatically at 78 percent of the original value [1].",
-     "Private mortgage insurance ends automatically at 78 percent of the original value [1]."),
+     "The documents say: “Private mortgage insurance ends automatically when the balance reaches 78 percent of "
+     "the original value.” [1]"),
     ("The documents don't say.",  # past the evidence gate a decline gives way to the passage's own words
      "The documents say: “Private mortgage insurance ends automatically when the balance reaches 78 percent of "
      "the original value.” [1]"),

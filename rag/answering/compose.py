@@ -41,8 +41,9 @@ def model_sentences(tokens: Iterable[str], n_passages: int) -> Iterator[str]:
 
 
 def compose(sentences: Iterable[str], query: str, passages: Sequence[Hit], grounds: set[int],
-            policy: AnsweringPolicy) -> Iterator[Sentence]:
-    """The model's sentences that pass the checks, citing only passages in `grounds` (those holding key evidence)."""
+            policy: AnsweringPolicy, shown: str = "") -> Iterator[Sentence]:
+    """The model's sentences that pass the checks, citing only passages in `grounds` (those holding key evidence),
+    and saying more than what was `shown` before them (the lead quote)."""
     declines = policy.regex("declines")
     for sentence in sentences:
         if declines.search(sentence):
@@ -52,7 +53,7 @@ def compose(sentences: Iterable[str], query: str, passages: Sequence[Hit], groun
             return
         text, numbers = parse_markers(without_attribution(sentence, policy), len(passages))
         claim = _MARKERS.sub("", text)  # the "1" of "[1]" is no figure to find in the passages
-        if not verified(claim, query, passages, policy):
+        if not verified(claim, query, passages, policy) or mostly_in(claim, shown, policy.repeat_share):
             continue
         # The model's numbers only where the passage agrees, and only passages holding key evidence:
         # a sentence drawn from elsewhere has drifted from what answers the question.

@@ -1,4 +1,6 @@
-"""Quote: the passages' own key sentences close the answer, cited, so every answer shows the words it rests on."""
+"""Quote: the passages' own key sentences, cited, so every answer shows the words it rests on.
+
+The best one leads the answer (shown before the model writes); the others close it."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -20,5 +22,9 @@ def quotes_to_show(key: Sequence[Highlight], cited: Sequence[int], said: str,
 
 def quoted(quotes: Sequence[Highlight], after_model: bool, policy: AnsweringPolicy) -> str:
     """The quotes as the answer shows them, led in by what comes before."""
-    lead = policy.quotes_after if after_model else policy.quotes_lead
-    return lead + " ".join(f"“{q.text}” [{q.n}]" for q in quotes)
+    return "".join(quote_pieces(quotes, policy.quotes_after if after_model else policy.quotes_lead))
+
+
+def quote_pieces(quotes: Sequence[Highlight], lead_in: str) -> list[str]:
+    """One piece per quote, as a stream shows them: the first after `lead_in`, each later one after a space."""
+    return [(lead_in if i == 0 else " ") + f"“{q.text}” [{q.n}]" for i, q in enumerate(quotes)]
