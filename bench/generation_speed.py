@@ -1,19 +1,29 @@
 """Generation speed, every backend side by side: load, time to first token, decode tokens/s against
-the memory-bandwidth bound, cold and warm `ask`, and peak memory.
+the memory-bandwidth bound, cold and warm `ask`, the server's answers per minute at 1 and 2
+concurrent answers, and peak memory (of the benchmark's process, and of `rag serve` after 20 answers).
 
 Each (round, variant) runs in a fresh process, rounds interleaved (A B C A B C …) so a machine
 whose speed drifts moves every variant alike; medians are reported, and ratios to the
 transformers backend. Decoding reads every weight once per token, so
 tokens/s <= memory bandwidth / weight bytes: that bound is reported for each format.
-Run: python bench/generation_speed.py [--rounds 3]
+The cold `rag ask` is the real command in a new process (models and conversions cached).
+The server part starts `rag serve` per (backend, concurrency), asks one question to warm it, then
+20 different bundled questions from that many client threads; answers/minute is over those 20, and
+the peak RSS is the kernel's high-water mark (VmHWM) of the server's processes after them.
+Run: python bench/generation_speed.py [--rounds 3] [--server-rounds 1] [--server-backends ctranslate2]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import queue
+import socket
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +36,8 @@ DECODE_QUESTION = "What does an escrow account pay for?"
 DECODE_TOKENS = 128
 VARIANTS = {"transformers": ("transformers", 1), "ctranslate2": ("ctranslate2", 1),
             "ctranslate2-2threads": ("ctranslate2", 2)}
+SERVER_ANSWERS = 20
+CONCURRENCIES = (1, 2)
 
 
 def worker(backend: str, threads: int) -> dict:
@@ -37,13 +49,14 @@ def worker(backend: str, threads: int) -> dict:
     from rag.generation import generator_from_settings
     from rag.prompting import build_prompt
 
-    settings = rag.Settings.load(env={}).with_overrides(generation__backend=backend, threads=threads)
+    settings = rag.Settings.load(env={}).with_overrides(generation__backend=backend, threads=threads,
+                                                         log__enabled=False)  # answers timed, not the log
     kb = rag.open(ROOT / "indexes" / "homeowner", settings)
     loading = time.perf_counter()
     generator = generator_from_settings(settings)
     _ = generator.tokenizer, (generator.runtime if backend == "ctranslate2" else generator.model)
     load = time.perf_counter() - loading
-    kb.answerer.generator = generator  # until knowledge_base.py builds through generator_from_settings
+    kb.answerer.generator = generator  # the one just timed (the knowledge base would build its own)
     kb.ask(QUESTIONS[0])
     cold = time.perf_counter() - started
 
@@ -71,12 +84,131 @@ def worker(backend: str, threads: int) -> dict:
             "time_to_first_token_s": first, "decode_tokens": tokens,
             "decode_tokens_per_s": (tokens - 1) / (total - first), "ask_warm_median_s": float(np.median(warm)),
             "weight_mb": weight_bytes / 1e6, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "answers": 1 + len(QUESTIONS)}
+            "answers": 1 + len(QUESTIONS), "imports_torch": "torch" in sys.modules}
+
+
+def _env(backend: str, threads: int = 0, concurrency: int = 0) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env["RAG_GENERATION__BACKEND"] = backend
+    env["RAG_LOG__ENABLED"] = "false"  # timing answers, not the interaction log (nor a stale log's schema)
+    if threads:
+        env["RAG_THREADS"] = str(threads)
+    if concurrency:
+        env["RAG_SERVER__CONCURRENCY"] = str(concurrency)
+    return env
+
+
+def cli_ask_cold(backend: str, threads: int) -> float:
+    """Seconds of `rag ask` in a new process, from its start to its exit."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "cli.main", "ask", QUESTIONS[1]], cwd=ROOT, env=_env(backend, threads),
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"rag ask ({backend}) failed:\n{done.stderr[-2000:]}")
+    return time.perf_counter() - started
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants (a server with replicas answers in child processes)."""
+    found, frontier = [pid], [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child in Path("/proc").glob("[0-9]*"):
+            try:
+                if int((child / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                    found.append(int(child.name))
+                    frontier.append(int(child.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def _vm_hwm_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def server_questions() -> list[str]:
+    rows = [json.loads(line) for line in (ROOT / "corpora" / "homeowner-questions.jsonl").read_text().splitlines()
+            if line.strip()]
+    return [r["question"] for r in rows if r.get("answers")][:SERVER_ANSWERS]
+
+
+def server_run(backend: str, concurrency: int) -> dict:
+    """`rag serve` with this backend and concurrency: answers/minute over 20 questions from `concurrency`
+    clients at once, and the server's peak RSS (VmHWM) after them."""
+    import httpx
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)], cwd=ROOT,
+                              env=_env(backend, concurrency=concurrency), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 600
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline or server.poll() is not None:
+                raise SystemExit(f"rag serve did not start: {server.stderr.read()[-2000:]}")
+            time.sleep(0.5)
+
+        def ask(question: str) -> int:
+            body = {"model": "rag", "messages": [{"role": "user", "content": question}]}
+            return httpx.post(f"{url}/v1/chat/completions", json=body, timeout=1800).status_code
+
+        statuses = [ask(QUESTIONS[0])]  # loads the models
+        questions: queue.Queue = queue.Queue()
+        for question in server_questions():
+            questions.put(question)
+
+        def client() -> None:
+            while True:
+                try:
+                    question = questions.get_nowait()
+                except queue.Empty:
+                    return
+                statuses.append(ask(question))
+
+        started = time.perf_counter()
+        clients = [threading.Thread(target=client) for _ in range(concurrency)]
+        for c in clients:
+            c.start()
+        for c in clients:
+            c.join()
+        elapsed = time.perf_counter() - started
+        pids = _tree(server.pid)
+        hwm = {pid: _vm_hwm_mb(pid) for pid in pids}
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    answered = len(statuses) - 1
+    return {"backend": backend, "concurrency": concurrency, "answers": answered,
+            "answers_per_minute": answered / elapsed * 60, "seconds": elapsed,
+            "non_200": sum(1 for s in statuses if s != 200), "peak_rss_mb": hwm[server.pid],
+            "peak_rss_all_processes_mb": sum(hwm.values()), "processes": len(pids)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--server-rounds", type=int, default=1)
+    parser.add_argument("--server-backends", default="ctranslate2",
+                        help="comma-separated backends to serve (transformers takes many minutes per 20 answers)")
     parser.add_argument("--worker", nargs=2, metavar=("BACKEND", "THREADS"))
     args = parser.parse_args()
     if args.worker:
@@ -91,11 +223,20 @@ def main() -> None:
                                   capture_output=True, text=True, cwd=ROOT / "bench")
             if done.returncode:
                 raise SystemExit(f"{name} failed:\n{done.stderr[-2000:]}")
-            runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
-            print(f"round {round_ + 1} {name}: {runs[name][-1]}", flush=True)
+            measured = json.loads(done.stdout.strip().splitlines()[-1])
+            measured["cli_ask_cold_s"] = cli_ask_cold(backend, threads)
+            runs[name].append(measured)
+            print(f"round {round_ + 1} {name}: {measured}", flush=True)
+    servers: dict[str, list[dict]] = {}
+    for round_ in range(args.server_rounds):
+        for backend in [b for b in args.server_backends.split(",") if b]:
+            for concurrency in CONCURRENCIES:
+                measured = server_run(backend, concurrency)
+                servers.setdefault(f"{backend}-concurrency{concurrency}", []).append(measured)
+                print(f"server round {round_ + 1}: {measured}", flush=True)
     gbps = bandwidth_gbps()
-    keys = ["load_s", "ask_cold_s", "time_to_first_token_s", "decode_tokens_per_s", "ask_warm_median_s",
-            "peak_rss_mb"]
+    keys = ["load_s", "ask_cold_s", "cli_ask_cold_s", "time_to_first_token_s", "decode_tokens_per_s",
+            "ask_warm_median_s", "peak_rss_mb"]
     variants = {}
     for name, measured in runs.items():
         row = {key: round(float(np.median([m[key] for m in measured])), 2) for key in keys}
@@ -105,18 +246,28 @@ def main() -> None:
                    bound_tokens_per_s=round(gbps * 1e9 / (measured[0]["weight_mb"] * 1e6), 1),
                    prompt_tokens=measured[0]["prompt_tokens"])
         row["share_of_bound"] = round(row["decode_tokens_per_s"] / row["bound_tokens_per_s"], 3)
+        row["imports_torch"] = any(m.get("imports_torch") for m in measured)
         variants[name] = row
     reference = variants["transformers"]
     for row in variants.values():
         row["vs_transformers"] = {key: round(row[key] / reference[key], 2) for key in
-                                  ("load_s", "ask_cold_s", "decode_tokens_per_s", "ask_warm_median_s", "peak_rss_mb")}
+                                  ("load_s", "ask_cold_s", "cli_ask_cold_s", "decode_tokens_per_s",
+                                   "ask_warm_median_s", "peak_rss_mb")}
+    server = {name: {key: round(float(np.median([m[key] for m in measured])), 2)
+                     for key in ("answers_per_minute", "seconds", "peak_rss_mb", "peak_rss_all_processes_mb")}
+              | {"non_200": sum(m["non_200"] for m in measured), "answers": measured[0]["answers"]}
+              for name, measured in servers.items()}
     results = {"how": f"{args.rounds} interleaved rounds, each variant in a fresh process; medians. ask_cold_s: "
                       "from the process's first line to the first answer (imports, index, models, cached "
                       f"conversions); decode: {DECODE_TOKENS} greedy tokens after a RAG prompt; warm: median "
                       f"of {len(QUESTIONS)} questions; peak RSS after {1 + len(QUESTIONS)} answers. "
+                      "cli_ask_cold_s: `rag ask` in a new process, start to exit. Server: `rag serve` per "
+                      f"(backend, concurrency), 1 warm-up answer then {SERVER_ANSWERS} from that many clients; "
+                      "peak_rss_mb is the server process's VmHWM after them. "
                       "Adapter: the bundled one (merged into the int8 weights for ctranslate2).",
-               "bandwidth_gb_per_s": round(gbps, 2), "variants": variants, "rounds": runs}
-    print(json.dumps(variants, indent=2))
+               "bandwidth_gb_per_s": round(gbps, 2), "variants": variants, "server": server, "rounds": runs,
+               "server_rounds": servers}
+    print(json.dumps({"variants": variants, "server": server}, indent=2))
     write_results("generation", results)
 
 

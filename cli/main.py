@@ -15,7 +15,7 @@ import rag
 from rag.errors import RagError
 from rag.settings import MAX_K, Settings
 from rag.tuning.data import TARGETS
-from rag.evaluation import evaluate_answers, evaluate_retrieval, read_questions
+from rag.evaluation import bootstrap_intervals, evaluate_answers, evaluate_retrieval, read_questions, select_split
 from rag.evidence import calibrate as calibrate_evidence
 
 from .output import (err, is_tty, print_eval_tables, print_hits, print_json, print_sources, stream_answer,
@@ -93,10 +93,15 @@ def ingest(ctx: typer.Context,
            index: Optional[Path] = IndexOption,
            wait: bool = typer.Option(False, "--wait", help="Wait for another writer instead of failing."),
            quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing unless something failed."),
-           as_json: bool = JsonOption):
+           as_json: bool = JsonOption,
+           engine: Optional[str] = typer.Option(None, "--engine", help="Where files are read and embedded: local "
+                                                "(this process) or ray (a Ray cluster); default: ingest.engine."),
+           address: Optional[str] = typer.Option(None, "--address", help="The Ray cluster for --engine ray: auto "
+                                                 "or HOST:PORT; default: setting ingest.ray_address.")):
     """Add, update and remove documents so the index matches PATHS. Exit 0: all indexed;
     1: some files failed, the rest committed; 2: nothing committed."""
-    settings = settings_for(ctx, index=str(index) if index else None)
+    settings = settings_for(ctx, index=str(index) if index else None,
+                            **{"ingest.engine": engine, "ingest.ray_address": address})
     try:
         report = rag.ingest(paths, settings.index, settings, progress=is_tty() and not quiet and not as_json,
                             wait=wait, log=None if quiet else err)
@@ -128,9 +133,14 @@ def refresh(ctx: typer.Context,
             index: Optional[Path] = IndexOption,
             wait: bool = typer.Option(False, "--wait", help="Wait for another writer instead of failing."),
             quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing unless something failed."),
-            as_json: bool = JsonOption):
+            as_json: bool = JsonOption,
+            engine: Optional[str] = typer.Option(None, "--engine", help="Where files are read and embedded: local "
+                                                 "(this process) or ray (a Ray cluster); default: ingest.engine."),
+            address: Optional[str] = typer.Option(None, "--address", help="The Ray cluster for --engine ray: auto "
+                                                  "or HOST:PORT; default: setting ingest.ray_address.")):
     """Re-scan the source paths recorded in the index (for cron): same report and exit codes as ingest."""
-    settings = settings_for(ctx, index=str(index) if index else None)
+    settings = settings_for(ctx, index=str(index) if index else None,
+                            **{"ingest.engine": engine, "ingest.ray_address": address})
     try:
         report = rag.refresh(settings.index, settings, progress=is_tty() and not quiet and not as_json,
                              wait=wait, log=None if quiet else err)
@@ -165,12 +175,16 @@ def ask(ctx: typer.Context,
         question: str = typer.Argument(..., help="A question in plain words."),
         index: Optional[Path] = IndexOption,
         no_adapter: bool = NoAdapterOption,
-        as_json: bool = JsonOption):
-    """Answer QUESTION from the documents, citing them; says so when they don't answer it."""
+        as_json: bool = JsonOption,
+        no_log: bool = typer.Option(False, "--no-log", help="Do not record this answer in the interaction log."),
+        show_id: bool = typer.Option(False, "--show-id", help="Print the answer's log id (for rag feedback).")):
+    """Answer QUESTION from the documents, citing them; says so when they don't answer it. The answer is logged
+    (its id is in --json, or printed with --show-id) unless --no-log."""
     require_text(question, "QUESTION")
-    settings = settings_for(ctx, index=str(index) if index else None)
+    settings = settings_for(ctx, index=str(index) if index else None, **{"log.enabled": False if no_log else None})
     try:
         kb = open_knowledge_base(settings, use_adapter=not no_adapter)
+        kb.channel = "cli"
         if as_json:
             print_json(kb.ask(question))
             return
@@ -178,14 +192,19 @@ def ask(ctx: typer.Context,
     except RagError as exc:
         fail(exc)
     print_sources(answer)
+    if show_id:
+        typer.echo(f"id: {answer.id or '(not logged)'}")
 
 
 @app.command()
-def chat(ctx: typer.Context, index: Optional[Path] = IndexOption, no_adapter: bool = NoAdapterOption):
+def chat(ctx: typer.Context, index: Optional[Path] = IndexOption, no_adapter: bool = NoAdapterOption,
+         no_log: bool = typer.Option(False, "--no-log", help="Do not record the answers in the interaction log."),
+         show_id: bool = typer.Option(False, "--show-id", help="Print each answer's log id (for rag feedback).")):
     """Ask questions one after another; follow-ups use the conversation. Empty line or Ctrl-D quits."""
-    settings = settings_for(ctx, index=str(index) if index else None)
+    settings = settings_for(ctx, index=str(index) if index else None, **{"log.enabled": False if no_log else None})
     try:
         kb = open_knowledge_base(settings, use_adapter=not no_adapter)
+        kb.channel = "cli"
     except RagError as exc:
         fail(exc)
     history: list[dict] = []
@@ -204,6 +223,8 @@ def chat(ctx: typer.Context, index: Optional[Path] = IndexOption, no_adapter: bo
             err(f"error: {exc}")
             continue
         print_sources(answer)
+        if show_id:
+            typer.echo(f"id: {answer.id or '(not logged)'}")
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
 
@@ -216,12 +237,15 @@ def evaluate(ctx: typer.Context,
              limit: int = typer.Option(0, "--limit", min=0, help="Use only the first N questions."),
              out: Optional[Path] = typer.Option(None, "--out", help="Write the metrics and every answer as JSON here."),
              ab: bool = typer.Option(False, "--ab", help="Answer twice, with and without the adapter, side by side."),
+             split: str = typer.Option("all", "--split", help="Questions of one split only: tune, test or all."),
              no_adapter: bool = NoAdapterOption,
              as_json: bool = JsonOption):
-    """Measure retrieval (hit@1/3/5, MRR), answers, citations and refusals on a question file."""
+    """Measure retrieval (hit@1/3/5, MRR), answers, citations and refusals on a question file.
+
+    Rates come with 95 % bootstrap intervals; a split file is reported per split (tune, test) too."""
     settings = settings_for(ctx, index=str(index) if index else None)
     try:
-        qs = read_questions(questions)[: limit or None]
+        qs = select_split(read_questions(questions), split)[: limit or None]
         kb = open_knowledge_base(settings, use_adapter=not no_adapter)
         result = {"questions": str(questions), "index": str(settings.index),
                   "retrieval": evaluate_retrieval(kb, qs)}
@@ -233,6 +257,8 @@ def evaluate(ctx: typer.Context,
                 label = f"answers ({name}: {knowledge_base.answerer.generator.adapter or 'no adapter'})" if name \
                     else "answers"
                 result[label], result[f"records {name}".strip()] = evaluate_answers(knowledge_base.ask, qs, progress)
+            if ab:  # the paired difference adapter − base: an interval holding 0 means no measurable difference
+                result["difference intervals"] = bootstrap_intervals(result["records adapter"], result["records base"])
     except RagError as exc:
         fail(exc)
     if out:
@@ -268,9 +294,23 @@ def serve(ctx: typer.Context,
           index: Optional[Path] = IndexOption,
           host: Optional[str] = typer.Option(None, "--host", help="Address to listen on (default 127.0.0.1)."),
           port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Port (default 8000)."),
-          no_adapter: bool = NoAdapterOption):
+          no_adapter: bool = NoAdapterOption,
+          replicas: Optional[int] = typer.Option(None, "--replicas", min=1, max=64,
+                                                 help="Answering processes behind the port, each with its own "
+                                                 "models and queue (default 1: this process answers).")):
     """Serve the OpenAI-compatible API, /search, /ask and a chat page at /."""
-    settings = settings_for(ctx, index=str(index) if index else None, **{"server.host": host, "server.port": port})
+    settings = settings_for(ctx, index=str(index) if index else None, **{"server.host": host, "server.port": port,
+                                                                         "server.replicas": replicas})
+    if settings.server.replicas > 1:
+        from rag.server.replicas import serve_replicas
+
+        err(f"serving {settings.index} on http://{settings.server.host}:{settings.server.port}/ "
+            f"with {settings.server.replicas} replicas")
+        try:
+            code = serve_replicas(settings, settings.server.replicas, use_adapter=not no_adapter, log=err)
+        except RagError as exc:
+            fail(exc)
+        raise typer.Exit(code)
     try:
         kb = open_knowledge_base(settings, use_adapter=not no_adapter)
     except RagError as exc:
@@ -283,8 +323,8 @@ def serve(ctx: typer.Context,
 
 @app.command(name="tune-data")
 def tune_data(ctx: typer.Context,
-              pairs: List[Path] = typer.Argument(
-                  ..., help="Question/answer pair files (question, answer, doc, support)."),
+              pairs: Optional[List[Path]] = typer.Argument(
+                  None, help="Question/answer pair files (question, answer, doc, support)."),
               out: Path = typer.Option(..., "--out", help="Where to write the training examples (JSONL)."),
               corpus: Optional[Path] = typer.Option(None, help="Derive more pairs by rule from this folder's documents "
                                                     "(definitions, headings, figures)."),
@@ -292,17 +332,31 @@ def tune_data(ctx: typer.Context,
               target: TrainingTarget = typer.Option("support",
                                          help="What the model learns to say: 'support' (the passage's own answering "
                                          "sentence) or 'answer' (the pair's answer in other words)."),
-              index: Optional[Path] = IndexOption):
-    """Build LoRA training examples: each pair with the passages the real retriever returns."""
+              index: Optional[Path] = IndexOption,
+              feedback: bool = typer.Option(False, "--feedback", help="Add examples from the interaction log: "
+                                            "thumbs-up answers and supported corrections."),
+              since: Optional[str] = typer.Option(None, "--since", help="With --feedback: only answers from this "
+                                                  "span (7d, 12h) or date."),
+              held_out: Optional[List[Path]] = typer.Option(None, "--held-out", help="With --feedback: a question "
+                                                            "file never to train on (besides the bundled ones).")):
+    """Build LoRA training examples: each pair with the passages the real retriever returns (and, with
+    --feedback, the judged answers of the interaction log)."""
     from rag.tuning.data import build_examples, read_pairs, write_examples
     from rag.tuning.derived import derived_pairs
 
+    from .learning import feedback_training_examples
+
+    pairs = pairs or []
+    if not pairs and not corpus and not feedback:
+        fail(RagError("nothing to build from: give pair files, --corpus, or --feedback"))
     settings = settings_for(ctx, index=str(index) if index else None)
     try:
         kb = open_knowledge_base(settings)
         derived = derived_pairs(corpus, derived_per_kind) if corpus else []
-        examples = build_examples(read_pairs(pairs) + derived, kb, target=target.value)
-        card = write_examples(examples, out, pairs + ([corpus] if corpus else []), target.value)
+        examples = build_examples(read_pairs(pairs) + derived, kb, target=target.value) if pairs or derived else []
+        report = feedback_training_examples(kb, settings, since, held_out or [], examples) if feedback else None
+        examples += report.pop("examples") if report else []
+        card = write_examples(examples, out, pairs + ([corpus] if corpus else []), target.value, feedback=report)
     except (RagError, OSError, ValueError, KeyError) as exc:
         fail(exc)
     typer.echo(json.dumps(card, indent=2))
@@ -361,6 +415,13 @@ def info(ctx: typer.Context, index: Optional[Path] = IndexOption, as_json: bool 
     typer.echo(f"lexical:    {details['lexical']['kind'] if details['lexical'] else 'off'}")
     typer.echo(f"roots:      {', '.join(details['roots'])}")
 
+
+# Commands kept in their own modules; each module's register(app) adds them.
+from . import selection  # noqa: E402
+from . import learning  # noqa: E402
+
+selection.register(app)
+learning.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

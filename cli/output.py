@@ -100,7 +100,18 @@ def print_table(title: str, rows: dict, columns: list[str]) -> None:
 
 
 ANSWER_COLUMNS = ["n", "correct", "phrase_recall", "citation_precision", "unanswerable_refused", "false_refusal",
-                  "seconds_per_question"]
+                  "lead_correct", "mean_words", "seconds_per_question"]
+INTERVAL_COLUMNS = ["correct", "citation_precision", "unanswerable_refused", "false_refusal", "lead_correct"]
+
+
+def print_intervals(title: str, rows: dict) -> None:
+    """95 % bootstrap intervals, one row per run or split."""
+    typer.echo(f"\n{title}")
+    typer.echo(f"  {'':<14}" + "".join(f"{c:>22}" for c in INTERVAL_COLUMNS))
+    for name, intervals in rows.items():
+        cells = [f"[{i[0]:+.3f}, {i[1]:+.3f}]" if "difference" in name and i else
+                 f"[{i[0]:.3f}, {i[1]:.3f}]" if i else "–" for i in (intervals.get(c) for c in INTERVAL_COLUMNS)]
+        typer.echo(f"  {name:<14}" + "".join(f"{c:>22}" for c in cells))
 
 
 def print_eval_tables(result: dict) -> None:
@@ -109,7 +120,15 @@ def print_eval_tables(result: dict) -> None:
                 {**retrieval["by_kind"], "overall": retrieval["overall"]}, ["n", "hit@1", "hit@3", "hit@5", "mrr"])
     runs = {k: v for k, v in result.items() if k.startswith("answers")}
     for label, answers in runs.items():
-        print_table(label.capitalize(), {**answers["by_kind"], "overall": answers["overall"]}, ANSWER_COLUMNS)
+        by_split = {f"split {name}": part["overall"] for name, part in answers.get("by_split", {}).items()}
+        print_table(label.capitalize(), {**answers["by_kind"], **by_split, "overall": answers["overall"]},
+                    ANSWER_COLUMNS)
+        print_intervals(f"95 % intervals ({label})", {
+            **{f"split {name}": part["intervals"] for name, part in answers.get("by_split", {}).items()},
+            "overall": answers["intervals"]})
+    if "difference intervals" in result:
+        print_intervals("Adapter − base, paired 95 % intervals (holding 0: no measurable difference)",
+                        {"difference": result["difference intervals"]})
     if len(runs) == 2:
         (a_label, a), (b_label, b) = runs.items()
         difference = {c: (a["overall"][c] - b["overall"][c]) if isinstance(a["overall"].get(c), float)

@@ -128,7 +128,8 @@ def retrieval_metrics(ranks: list[int | None]) -> dict:
 
 
 def evaluate_retrieval(kb, questions: list[Question], k: int = max(RETRIEVAL_KS)) -> dict:
-    """hit@1/3/5 and MRR@5 over answerable questions, overall and per kind."""
+    """hit@1/3/5 and MRR@5 over answerable questions, overall and per kind; for an index stored as fp16 or sq8,
+    also the recall@10 of its search against exact fp32 vectors."""
     by_kind: dict[str, list[int | None]] = {}
     ranks = []
     for q in questions:
@@ -137,8 +138,11 @@ def evaluate_retrieval(kb, questions: list[Question], k: int = max(RETRIEVAL_KS)
         rank = first_gold_rank(kb.search(q.question, k=k), q.gold_docs)
         ranks.append(rank)
         by_kind.setdefault(q.kind, []).append(rank)
-    return {"overall": retrieval_metrics(ranks),
-            "by_kind": {kind: retrieval_metrics(r) for kind, r in sorted(by_kind.items())}}
+    report = {"overall": retrieval_metrics(ranks),
+              "by_kind": {kind: retrieval_metrics(r) for kind, r in sorted(by_kind.items())}}
+    if kb.snapshot.vectors.storage != "fp32":  # what the compact storage costs: recall of the exact fp32 top 10
+        report["recall_at_10_vs_fp32"] = kb.snapshot.storage_recall(kb.embedder, [q.question for q in questions])
+    return report
 
 
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(

@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from .policy import AnsweringPolicy
+from .selection.features import sentence_features
 from .text import content_words, mostly_in, share_found, split_sentences
 from .types import Hit
+
+if TYPE_CHECKING:
+    from .selection import SentenceSelector
 
 _QUESTION = re.compile(r"\?[\"”’)]*$")
 _STATEMENT_END = re.compile(r"[.!][\"”’)]*$")
@@ -62,10 +66,12 @@ def question_parts(question: str, policy: AnsweringPolicy = _DEFAULT) -> list[st
     return parts if len(parts) > 1 else [question]
 
 
-def highlight(question: str, passages: Sequence[Hit], embed, policy: AnsweringPolicy = _DEFAULT) -> list[Highlight]:
+def highlight(question: str, passages: Sequence[Hit], embed, policy: AnsweringPolicy = _DEFAULT,
+              selector: "SentenceSelector | None" = None) -> list[Highlight]:
     """Up to `policy.quote_limit` sentences that answer the question, best first; `embed` gives normalised
     vectors. A question in several parts gets each part's best sentence too (`answers_part`), within or
-    past the limit."""
+    past the limit. With a `selector`, sentences are scored by the learned model (the probability that
+    the sentence answers), else by the hand-weighted score."""
     limit = policy.quote_limit
     candidates = [(n, heading, s) for n, hit in enumerate(passages, start=1) for heading, s in _statements(hit, policy)
                   if not _QUESTION.search(s)]
@@ -76,17 +82,25 @@ def highlight(question: str, passages: Sequence[Hit], embed, policy: AnsweringPo
     asks = [question] + (parts if len(parts) > 1 else [])
     vectors = embed(asks + in_context)
     sentence_vectors = vectors[len(asks):]
-    scores = _scores(question, vectors[0], candidates, sentence_vectors, policy)
+    similarity = [hit.similarity for hit in passages]
+
+    def score(asked: str, vector) -> np.ndarray:
+        if selector is None:
+            return _scores(asked, vector, candidates, sentence_vectors, policy)
+        return selector.score(sentence_features(asked, vector, candidates, sentence_vectors, similarity, policy))
+
+    scores = score(question, vectors[0])
+    bonus, max_gap = ((policy.selector_same_passage_bonus, policy.selector_max_gap) if selector is not None
+                      else (policy.quote_same_passage_bonus, policy.quote_max_gap))
     best = int(np.argmax(scores))
-    preferred = scores + np.array([policy.quote_same_passage_bonus if n == candidates[best][0] else 0.0
-                                   for n, _, _ in candidates])
+    preferred = scores + np.array([bonus if n == candidates[best][0] else 0.0 for n, _, _ in candidates])
 
     def repeats(i: int, others: list[int]) -> bool:
         return any(mostly_in(candidates[i][2], candidates[j][2], policy.repeat_share) for j in others)
 
     chosen: list[int] = []
     for i in np.argsort(-preferred, kind="stable"):
-        if len(chosen) == limit or preferred[i] < scores[best] - policy.quote_max_gap:
+        if len(chosen) == limit or preferred[i] < scores[best] - max_gap:
             break
         if not repeats(i, chosen):
             chosen.append(int(i))
@@ -94,8 +108,7 @@ def highlight(question: str, passages: Sequence[Hit], embed, policy: AnsweringPo
     answers_part: list[int] = []
     lead_answers_part = False  # the lead sentence may itself be the best answer to one part
     for part, vector in zip(asks[1:], vectors[1:]):
-        i = int(np.argmax(_scores(part, vector, candidates, sentence_vectors, policy)
-                          + policy.quote_whole_question_weight * scores))
+        i = int(np.argmax(score(part, vector) + policy.quote_whole_question_weight * scores))
         if repeats(i, chosen[:1]):
             lead_answers_part = True
         elif not repeats(i, answers_part):

@@ -1,5 +1,9 @@
 """Ingest: scan → load → clean → chunk → embed → write a new index version.
 
+The per-file work and the embedding run through an engine (rag/engines/: this process, or a Ray
+cluster); what is decided and written — dedup, reuse, the index files, the version switch, the
+writer's lock — is decided and written here, by this process.
+
 Incremental: a file whose bytes are unchanged keeps its chunks without being
 read again, and any chunk whose text already has a vector keeps that vector, so
 cost follows what changed. A file that fails to load is reported and, if an
@@ -18,12 +22,13 @@ import numpy as np
 
 from .chunking import CHUNKER_VERSION
 from .embedding import Embedder, embedder_from_settings
+from .engines import Engine, open_engine
 from .errors import IndexMismatchError, RagError
 from .index import IndexStore, Manifest, Snapshot
 from .index import lexical, metadata, vectors
 from .index.metadata import ChunkRow, Occurrence
 from .index.store import utc_now
-from .isolation import FAILED, UNCHANGED, FileWorker, shared_worker
+from .isolation import FAILED, UNCHANGED, FileJob
 from .scanning import display_path, file_sha256, resolve_stored, scan, stored_path
 from .settings import Settings
 from .types import IngestReport
@@ -45,29 +50,43 @@ class _Doc:
 
 
 def ingest(paths, index=None, settings: Settings | None = None, *, progress: bool = False,
-           wait: bool = False, log=None) -> IngestReport:
-    """Index the files under `paths` into `index`; documents gone from those paths are removed."""
+           wait: bool = False, log=None, engine: str | Engine | None = None, address: str | None = None
+           ) -> IngestReport:
+    """Index the files under `paths` into `index`; documents gone from those paths are removed.
+    `engine`: "local" or "ray" (default: setting ingest.engine), or an engine object; `address`: the Ray
+    cluster (default: setting ingest.ray_address)."""
     settings = settings or Settings.load()
     started = time.perf_counter()
     store = IndexStore(index or settings.index)
-    embedder = embedder_from_settings(settings, threads=os.cpu_count() or 1)  # an ingest is the only job
+    if engine is None or isinstance(engine, str):
+        embedder = embedder_from_settings(settings, threads=os.cpu_count() or 1)  # an ingest is the only job
+        runner = open_engine(engine or settings.ingest.engine, settings, embedder, address)
+    else:
+        runner, embedder = engine, engine.embedder
+    try:
+        return _ingest(paths, store, settings, runner, embedder, progress, wait, log, started)
+    finally:
+        if runner is not engine:  # the caller closes an engine it passed in
+            runner.close()
+
+
+def _ingest(paths, store, settings, engine, embedder, progress, wait, log, started) -> IngestReport:
     found = scan(list(paths))
     # A broken or outside link holds no document of this folder: it is reported on every run, as passed over,
     # and does not make a run "partly failed" (a refresh that meets nothing new exits 0).
     report = IngestReport(skipped=found.skipped + found.broken)
-    worker = shared_worker(str(embedder.path), settings.ingest.file_memory_mb)  # starts while we go on
     with store.writing(wait=wait):
         if not found.files and store.current_version() is None:
             raise RagError(_nothing_to_index(paths, found))
         previous = _previous(store, embedder, settings, log)
         try:
-            plan, failures = _plan(found, store.root, previous, embedder, settings, report, worker)
+            plan, failures = _plan(found, store.root, previous, embedder, settings, report, engine)
             changed = report.added + report.updated + report.removed + report.renamed
             if previous is not None and not changed and failures == previous.manifest.failed:
                 report.version = previous.version
                 report.chunks = previous.metadata.count("chunks")
             else:
-                report.version = _write(store, plan, failures, found, previous, embedder, settings, report,
+                report.version = _write(store, plan, failures, found, previous, embedder, engine, settings, report,
                                         progress)
         finally:
             if previous is not None:
@@ -126,7 +145,7 @@ class _StaleSources:
 
 
 def _plan(found, root: Path, previous, embedder: Embedder, settings: Settings, report: IngestReport,
-          worker: FileWorker) -> tuple[list[_Doc], dict[str, dict]]:
+          engine: Engine) -> tuple[list[_Doc], dict[str, dict]]:
     """The documents of the new version, and the files that could not be indexed (by stored path).
     A file that failed before and still holds the same bytes is not read again: it is listed as skipped
     with its old reason, so a refresh that meets nothing new succeeds."""
@@ -139,16 +158,20 @@ def _plan(found, root: Path, previous, embedder: Embedder, settings: Settings, r
     files = list(found.files)
     if not reusable:  # a rebuild re-reads every source the old index knew
         files += [p for s in old_sources if (p := resolve_stored(s, root)).is_file() and p not in found.files]
-    for path in files:
+    jobs = []
+    for number, path in enumerate(files):
+        stored = stored_path(path, root)
+        known = old_failures.get(stored) or (old_sources.get(stored) if reusable else None)  # bytes last seen there
+        jobs.append(FileJob(number, str(path.absolute()), known["sha256"] if known else None,
+                            int(settings.ingest.max_file_mb * 1024 * 1024), str(embedder.path),
+                            chunking["max_tokens"], chunking["overlap_tokens"], settings.ingest.file_timeout_s,
+                            settings.ingest.file_memory_mb))
+    results = engine.prepare_files(jobs)
+    for number, path in enumerate(files):
         stored = stored_path(path, root)
         old = old_sources.get(stored)
         failed_before = old_failures.get(stored)
-        known = failed_before or (old if reusable else None)  # the bytes last seen there
-        result = worker.run(settings.ingest.file_timeout_s, path=str(path),
-                            known_sha256=known["sha256"] if known else None,
-                            max_bytes=int(settings.ingest.max_file_mb * 1024 * 1024),
-                            embedding_model=str(embedder.path), max_tokens=chunking["max_tokens"],
-                            overlap_tokens=chunking["overlap_tokens"])
+        result = results[number]
         if result["status"] == UNCHANGED and failed_before:  # the very bytes that failed last time
             report.skipped.append((display_path(path), f"unchanged since it failed: {failed_before['reason']}"))
             failures[stored] = failed_before
@@ -213,7 +236,7 @@ def dedup_key(text: str) -> str:
     return hashlib.sha256(folded.encode()).hexdigest()
 
 
-def _write(store, plan, failures, found, previous, embedder, settings, report, progress) -> str:
+def _write(store, plan, failures, found, previous, embedder, engine, settings, report, progress) -> str:
     reusable = isinstance(previous, Snapshot)
     old_rows = {r.id: r for r in previous.metadata.chunk_rows()} if reusable else {}
     old_by_key = {r.key: r for r in old_rows.values()}
@@ -234,18 +257,21 @@ def _write(store, plan, failures, found, previous, embedder, settings, report, p
                     next_id += 1
             occurrences.append(Occurrence(rows[key].id, doc.doc_id, ordinal, section, page, start, end))
     new_rows = [r for r in rows.values() if r.id not in old_vectors]
-    # A refresh that only removes or renames needs no model: the dimension is in the old manifest.
-    dimension = previous.manifest.embedding["dimension"] if reusable and not new_rows else embedder.dimension
     by_id = dict(old_vectors)
-    if new_rows:
-        by_id.update(zip((r.id for r in new_rows), embedder.embed([r.embed_text for r in new_rows], progress=progress)))
+    fresh = engine.embed([r.embed_text for r in new_rows], progress=progress) if new_rows else None
+    by_id.update(zip((r.id for r in new_rows), fresh if fresh is not None else []))
+    # A refresh that only removes or renames needs no model: the dimension is in the old manifest.
+    if fresh is not None:
+        dimension = fresh.shape[1]
+    else:
+        dimension = previous.manifest.embedding["dimension"] if reusable else engine.dimension()
     ids = np.array([r.id for r in rows.values()], dtype=np.int64)
     matrix = np.stack([by_id[i] for i in ids]) if len(ids) else np.zeros((0, dimension), np.float32)
     report.embedded, report.chunks = len(new_rows), len(rows)
 
     staged = store.new_version_dir()
     name = store.next_version_name()
-    vectors.write(vectors.build(matrix, ids, dimension), staged)
+    vectors.write(vectors.build(matrix, ids, dimension, settings.vectors), staged)
     metadata.write(staged, [(d.doc_id, display_path(d.stored), d.title, d.kind, d.sha256) for d in plan],
                    rows.values(), occurrences)
     lexical.build_and_write([r.embed_text for r in rows.values()], ids, staged)

@@ -1,12 +1,13 @@
 """Per-file work (size check, hash, load, clean, chunk) isolated from the ingest that asks for it.
 
 `prepare_file` is the whole of one file's work: plain arguments in, plain data out (a dict a JSON
-encoder takes), no open handles, so it can run anywhere — here in a worker process, later on a
-cluster. `FileWorker` runs it in one long-lived child process with the loaders and the embedder's
-tokenizer loaded once. The child caps its own address space (`ingest.file_memory_mb` beyond its
-idle size); the parent waits `ingest.file_timeout_s` for each file. A file that raises anything,
-runs out of memory, runs over time or kills the child is reported with a reason; the child is
-restarted and the next file goes on. Messages travel as JSON over a pipe, never as pickles.
+encoder takes), no open handles, so it can run anywhere. `prepare_isolated` is what an ingest engine
+maps over `FileJob`s, in this process (rag/engines/local.py) or in a Ray worker (rag/engines/ray_engine.py),
+so the budgets hold wherever a file is read. It hands the file to a `FileWorker`: one long-lived child
+process with the loaders and the embedder's tokenizer loaded once. The child caps its own address space
+(`ingest.file_memory_mb` beyond its idle size); the parent waits `ingest.file_timeout_s` for each file.
+A file that raises anything, runs out of memory, runs over time or kills the child is reported with a
+reason; the child is restarted and the next file goes on. Messages travel as JSON over a pipe, never as pickles.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -61,6 +63,30 @@ def prepare_file(path: str, known_sha256: str | None, max_bytes: int, embedding_
         return {"status": FAILED, "sha256": sha,
                 "reason": f"could not be read ({type(exc).__name__}: {str(exc)[:120]})"}
     return {"status": LOADED, "sha256": sha, "title": document.title, "kind": document.kind, "chunks": chunks}
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """One file to prepare, as plain data: `id` names it in the result (engines finish files in any order);
+    `path` is absolute (a cluster worker resolves a relative one from where its node started)."""
+
+    id: int
+    path: str
+    known_sha256: str | None
+    max_bytes: int
+    embedding_model: str
+    max_tokens: int
+    overlap_tokens: int
+    timeout_s: float
+    memory_mb: int
+
+
+def prepare_isolated(job: FileJob) -> tuple[int, dict]:
+    """`(job.id, prepare_file(...))` run in this process's shared `FileWorker`, under the job's time and
+    memory budgets: a file that cannot be read, hangs or crashes the reader comes back as a failure."""
+    arguments = asdict(job)
+    del arguments["id"], arguments["timeout_s"], arguments["memory_mb"]
+    return job.id, shared_worker(job.embedding_model, job.memory_mb).run(job.timeout_s, **arguments)
 
 
 class FileWorker:

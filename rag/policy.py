@@ -69,6 +69,15 @@ class AnsweringPolicy:
     quote_whole_question_weight: float = _number(
         0.3, "a question part's best sentence is judged with the whole question too, at this weight")
     quote_max_gap: float = _number(0.15, "how far below the best sentence a further quote may score")
+    use_selector: bool = field(default=False, metadata={
+        "help": "score sentences with the learned selector (rag tune-selector) instead of the hand-weighted "
+                "cosine + overlap score; the quote_* weights above are then unused, the selector_* ones apply"})
+    selector: str = field(default="", metadata={
+        "help": "a selector file written by 'rag tune-selector'; empty means the bundled one"})
+    selector_max_gap: float = _share(
+        0.3, "with the selector: how far below the best sentence's probability a further quote may score")
+    selector_same_passage_bonus: float = _share(
+        0.1, "with the selector: preference for further quotes from the best sentence's own passage")
     quote_quantity_bonus: float = _number(
         0.1, "bonus for a sentence with a figure when the question asks how much, how long, what share")
     # English

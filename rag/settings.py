@@ -36,6 +36,13 @@ def _bundled_adapter() -> str:
     return str(BUNDLED_ADAPTER) if (BUNDLED_ADAPTER / "adapter_config.json").is_file() else ""
 
 
+def _adapter_in_use() -> str:
+    """The adapter last promoted by `rag adapters promote` (passed its evaluation gate), else the bundled one."""
+    from .tuning.registry import promoted_adapter  # imported here: the tuning package imports these settings' users
+
+    return promoted_adapter() or _bundled_adapter()
+
+
 @dataclass
 class EmbeddingSettings:
     model: str = ""  # a sentence-transformers folder; empty means the bundled MiniLM
@@ -53,8 +60,38 @@ class IngestSettings:
     max_file_mb: float = 50.0
     file_timeout_s: float = 60.0  # a file whose loading, cleaning and chunking takes longer is reported as failed
     file_memory_mb: int = 1536  # … or that needs more memory than this
+    # Where per-file work and embedding run: "local" (this process and its file worker) or "ray" (an existing
+    # Ray cluster; pip install "rag[ray]"). Dedup, reuse and the index write stay here either way. On a small
+    # corpus Ray is slower (49 files: 9.7 s against 0.8 s), so it is chosen, never automatic.
+    engine: str = "local"
+    # The cluster for engine "ray": "auto" (the one `ray start` began on this machine) or HOST:PORT of its head.
+    # An ingest never starts a cluster. Ray's control port listens on every interface: start the cluster with
+    # RAY_AUTH_MODE=token and give the driver its RAY_AUTH_TOKEN (environment).
+    ray_address: str = "auto"
+    ray_workers: int = field(default=0, metadata={"low": 0})  # worker actors (one model each); 0: cluster CPUs
+    ray_cpus_per_worker: int = field(default=1, metadata={"low": 1})  # each actor's torch threads, too
+    ray_batch_passages: int = field(default=256, metadata={"low": 1})  # passages per embedding task
+    ray_retries: int = field(default=1, metadata={"low": 0})  # restarts of a worker that dies, and of its task
 
 
+VECTOR_STORAGE = ("fp32", "fp16", "sq8")
+
+
+@dataclass
+class VectorSettings:
+    """How an index version stores its vectors; every layout is an exhaustive inner-product scan."""
+    # At most this many vectors per shard; a larger index is split into shards searched together and merged
+    # exactly. One fp32 shard is the classic single vectors.faiss file.
+    shard_size: int = field(default=1_000_000, metadata={"low": 1})
+    # "fp32" (exact), "fp16" (half the memory) or "sq8" (8 bits per dimension, a quarter); still exhaustive.
+    storage: str = "fp32"
+    # Batches of at least this many queries take faiss's matrix-multiply (BLAS) path: ~8x less CPU per query
+    # at 64 queries, a loss below ~3 (measured: bench/scale.py). faiss's own default sends single queries
+    # there too once the threshold is lowered, and keeps batches under ~330 queries off it.
+    blas_min_queries: int = field(default=4, metadata={"low": 1})
+
+
+ENGINES = ("local", "ray")  # where ingest reads and embeds files (rag.engines)
 MAX_K = 50  # the most passages a search returns; the CLI and the server share this bound
 
 
@@ -75,7 +112,7 @@ class GenerationSettings:
     # cache; ~3x faster here and the same answers on the bundled questions) or "transformers" (float32 + PEFT,
     # the exact reference, and what training uses). A fast backend that fails to load falls back to transformers.
     backend: str = "ctranslate2"
-    adapter: str = field(default_factory=_bundled_adapter)  # a PEFT LoRA folder; "" for the base model
+    adapter: str = field(default_factory=_adapter_in_use)  # a PEFT LoRA folder; "" for the base model
     max_new_tokens: int = 160
     repetition_penalty: float = 1.05  # above 1 discourages the small model's loops; much higher rewords the passages
     context_tokens: int = 2048  # prompt plus answer; bounded by the model's own window too
@@ -104,6 +141,35 @@ class ServerSettings:
     queue_size: int = 8  # requests allowed to wait for a slot; beyond that, 429
     queue_timeout_s: float = 60.0  # a request waiting longer gets 429 with Retry-After
     model_name: str = "rag-homeowner"
+    replicas: int = field(default=1, metadata={"low": 1, "high": 64})  # answering processes behind one port
+
+
+@dataclass
+class LogSettings:
+    """The interaction log (rag.interactions): every answer, its feedback, and what `rag stats` reads."""
+
+    enabled: bool = True  # the CLI's --no-log turns it off for one command
+    path: str = ""  # a SQLite file; empty: interactions.sqlite3 in the per-user data folder (never inside an index)
+    retention_days: float = field(default=365.0, metadata={"low": 0.0})  # older answers are deleted; 0: no limit
+    retention_rows: int = field(default=1_000_000, metadata={"low": 0})  # only the newest N kept; 0: no limit
+    redact: bool = False  # store questions and answers with emails, phone and account-like numbers masked
+    max_feedback_chars: int = field(default=4000, metadata={"low": 1})  # a longer correction or note is refused
+    gap_similarity: float = field(default=0.6, metadata={"low": 0.0, "high": 1.0})  # cosine joining a corpus gap
+    gap_questions: int = field(default=2000, metadata={"low": 1})  # newest refused/thumbs-down questions grouped
+    gap_examples: int = field(default=3, metadata={"low": 1})  # example questions shown per gap
+
+
+@dataclass
+class LearningSettings:
+    """Feedback turned into training data, and the evaluation gate that promotes a retrained adapter."""
+
+    # A correction is grounded on a passage holding at least this share of its content words (else left out).
+    support_share: float = field(default=0.6, metadata={"low": 0.0, "high": 1.0})
+    held_out_share: float = field(default=0.2, metadata={"low": 0.0, "high": 0.9})  # feedback kept for the gate
+    gate_questions: str = ""  # JSONL question file for the gate; empty: the bundled held-out subset
+    gate_limit: int = field(default=30, metadata={"low": 0})  # the first N gate questions (each adapter answers
+    # them all, ~5 s each on a laptop CPU); 0: all
+    gate_margin: float = field(default=0.02, metadata={"low": 0.0, "high": 1.0})  # worse by more: refused
 
 
 @dataclass
@@ -114,10 +180,13 @@ class Settings:
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    vectors: VectorSettings = field(default_factory=VectorSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     answering: AnsweringPolicy = field(default_factory=AnsweringPolicy)
+    log: LogSettings = field(default_factory=LogSettings)
+    learning: LearningSettings = field(default_factory=LearningSettings)
 
     @classmethod
     def load(
@@ -163,6 +232,8 @@ class Settings:
         if gen.rerank and gen.rerank_candidates < gen.passages:
             raise ConfigError(f"generation.rerank_candidates ({gen.rerank_candidates}) must be at least "
                               f"generation.passages ({gen.passages}): the reranker chooses the passages from them")
+        if self.ingest.engine not in ENGINES:
+            raise ConfigError(f"ingest.engine must be one of {', '.join(ENGINES)}, got {self.ingest.engine!r}")
         if self.chunking.overlap_tokens >= self.chunking.max_tokens:
             raise ConfigError(f"chunking.overlap_tokens ({self.chunking.overlap_tokens}) must be smaller than "
                               f"chunking.max_tokens ({self.chunking.max_tokens})")
@@ -172,9 +243,15 @@ class Settings:
                             retrieval.candidates), ("chunking.max_tokens", self.chunking.max_tokens)):
             if value < 1:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
+        if self.vectors.storage not in VECTOR_STORAGE:
+            raise ConfigError(f"vectors.storage must be one of {', '.join(VECTOR_STORAGE)}, "
+                              f"got {self.vectors.storage!r}")
         if gen.repetition_penalty <= 0:
             raise ConfigError(f"generation.repetition_penalty must be above 0 (1 is no penalty), "
                               f"got {gen.repetition_penalty}")
+        if self.log.path and Path(self.index).resolve() in Path(self.log.path).resolve().parents:
+            raise ConfigError(f"log.path ({self.log.path}) is inside the index {self.index}; put the log "
+                              "elsewhere (or leave log.path empty for the per-user data folder)")
 
 
 def _check_bounds(section: Any, prefix: str) -> None:

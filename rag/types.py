@@ -135,6 +135,10 @@ class Answer:
     evidence: float = 0.0  # estimated probability that the passages answer the question
     model: str = ""
     adapter: str | None = None
+    id: str | None = None  # the interaction log's id for this answer (feedback names it); None when logging is off
+    # Seconds per answering stage, when the answering pipeline measures them (e.g. "rerank", "generation");
+    # the log stores them beside the stages the knowledge base times itself.
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)

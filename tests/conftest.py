@@ -96,7 +96,9 @@ def _fast_tests_load_no_model(request, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _no_user_config(monkeypatch):
+def _no_user_config(monkeypatch, tmp_path_factory):
+    """No user settings leak in, and nothing a test does lands in the user's folders (the interaction log)."""
     for key in list(os.environ):
         if key.startswith("RAG_"):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))

@@ -57,7 +57,7 @@ class FakeKnowledgeBase:
     def search(self, query: str, k: int | None = None) -> list[Hit]:
         return [self._hit(n) for n in range(1, (k or 3) + 1)]
 
-    def stream(self, question: str, history=None):
+    def stream(self, question: str, history=None, channel="python"):
         if question == "fail before the stream":
             raise RuntimeError("a genuine internal fault")
         with self.count:
@@ -84,7 +84,7 @@ class FakeKnowledgeBase:
             with self.count:
                 self.closed += 1
 
-    def ask(self, question: str, history=None) -> Answer:
+    def ask(self, question: str, history=None, channel="python") -> Answer:
         *_, answer = self.stream(question, history)
         return answer
 

@@ -12,7 +12,8 @@ Checks, each a line naming the question and the fix:
 - no question shares `COPIED_RUN` consecutive (normalised) words with any corpus document: questions are written
   in a homeowner's words, not lifted from the documents;
 - no question repeats one of the project's training, calibration or bundled questions (corpora/training/*.jsonl,
-  corpora/calibration/*.jsonl, corpora/homeowner-questions.jsonl), nor one of the development questions (../shared/eval/qa_dev.jsonl).
+  corpora/calibration/*.jsonl, corpora/homeowner-questions.jsonl), nor one of the development questions
+  (../shared/eval/qa_dev.jsonl).
 It prints the counts by kind and by gold document; exit status 1 when any check fails.
 The corpus checks are skipped (and said so) when the corpus folder is absent.
 """

@@ -17,6 +17,7 @@ from .quote import quote_pieces, quotes_to_show
 
 if TYPE_CHECKING:
     from ..generation import Generator
+    from ..selection import SentenceSelector
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,10 @@ class Lead:
 class Answerer:
     def __init__(self, search: Search, embed, generator: "Generator", evidence: EvidenceModel, k: int,
                  context_tokens: int, max_new_tokens: int, template: PromptTemplate | None = None,
-                 reranking: bool = True, candidates: int = 0, policy: AnsweringPolicy | None = None):
+                 reranking: bool = True, candidates: int = 0, policy: AnsweringPolicy | None = None,
+                 selector: "SentenceSelector | None" = None):
         self.embed = embed
+        self.selector = selector  # the learned sentence scorer; None: the hand-weighted score
         self.generator = generator
         self.evidence = evidence
         self.k = k
@@ -63,7 +66,7 @@ class Answerer:
         hits = self.choose(query, retrieved.candidates, lead.passage if lead else None)
         prompt = self._prompt(query, hits)
         passages = prompt.passages
-        key = highlight(query, passages, embed, self.policy)
+        key = highlight(query, passages, embed, self.policy, self.selector)
         grounds = {q.n for q in key} | set(cited)
         model_cited: list[int] = []  # what the model's own sentences cite (each cites one at least)
         sentences = model_sentences(self.generator.stream(prompt.messages, self.max_new_tokens), len(passages))
@@ -93,7 +96,7 @@ class Answerer:
         pinned as the first the model is shown, so the citation holds whatever the reranker chooses.
         None when those passages hold no sentence to quote, or the prompt has no room for the passage."""
         top = list(retrieved.candidates[:self.policy.lead_passages])
-        key = highlight(retrieved.query, top, embed, self.policy)
+        key = highlight(retrieved.query, top, embed, self.policy, self.selector)
         if not key or not self._prompt(retrieved.query, top[key[0].n - 1:key[0].n]).passages:
             return None
         best = key[0]

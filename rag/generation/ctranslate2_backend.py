@@ -98,6 +98,12 @@ atexit.register(_load_model.cache_clear)
 
 @lru_cache(maxsize=4)
 def _load_tokenizer(folder: str):
+    """The `tokenizers`-only tokenizer when the folder allows it (no transformers, hence no torch, imported);
+    transformers' own for a folder with a slow tokenizer only."""
+    from .tokenizer import ChatTokenizer, loadable
+
+    if loadable(folder):
+        return ChatTokenizer(folder)
     offline.prepare()
     from transformers import AutoTokenizer
 

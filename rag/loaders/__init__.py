@@ -1,21 +1,25 @@
-"""Load a file into a `Document`: one loader per format, chosen by extension."""
+"""Load a file into a `Document`: one loader per format, chosen by extension.
+
+A loader module is imported when a file of its format is first loaded: the HTML loader's
+BeautifulSoup and the PDF loader's pypdf cost a second of every cold start that only
+answers questions (answering imports the ingest pipeline's modules, never a loader).
+"""
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Callable
 
 from ..errors import LoaderError
 from ..types import Document
-from . import html, markdown, pdf, text
 
-LOADERS: dict[str, Callable[[Path], Document]] = {
-    ".md": markdown.load,
-    ".markdown": markdown.load,
-    ".txt": text.load,
-    ".text": text.load,
-    ".html": html.load,
-    ".htm": html.load,
-    ".pdf": pdf.load,
+LOADERS: dict[str, str] = {  # extension → loader module (its `load(path) -> Document`)
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+    ".text": "text",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
 }
 
 
@@ -25,9 +29,10 @@ def is_supported(path: Path) -> bool:
 
 def load_document(path: Path) -> Document:
     """Load and clean one file; a `LoaderError` says why it could not be used."""
-    loader = LOADERS.get(path.suffix.lower())
-    if loader is None:
+    module = LOADERS.get(path.suffix.lower())
+    if module is None:
         raise LoaderError(f"unsupported file type '{path.suffix}'")
+    loader = importlib.import_module(f".{module}", __name__).load
     try:
         document = loader(path)
     except LoaderError:

@@ -8,6 +8,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from ..interactions import FeedbackError, UnknownInteraction
 from ..knowledge_base import KnowledgeBase
 from ..settings import ServerSettings
 from ..types import Answer
@@ -16,7 +17,8 @@ from .answer_run import AnswerRun, unless_disconnected
 from .guard import Guard
 from .openai_format import ChunkWriter, SafeJSONResponse, chat_turns, completion, error_response
 from .public import PublicPaths
-from .schemas import AskRequest, ChatRequest, RequestError, SearchRequest, parse_body
+from .schemas import (AskRequest, ChatRequest, FeedbackRequest, RequestError, SearchRequest, parse_body,
+                      since_time)
 from .streaming import StreamedAnswer
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -44,8 +46,13 @@ def create_app(kb: KnowledgeBase, settings: ServerSettings | None = None) -> Fas
     async def answer(request: Request, question: str, history: list[dict]) -> Answer | None:
         """The finished answer, or None when the client left first (the work stops with it)."""
         async with admission.slot():
-            async with AnswerRun(lambda: kb.stream(question, history)) as run:
+            async with AnswerRun(lambda: kb.stream(question, history, channel="http")) as run:
                 return await unless_disconnected(run.answer(), request.receive)
+
+    def require_log(what: str) -> None:
+        if kb.log is None:
+            raise RequestError(f"this server keeps no log of its answers (log.enabled is false), so it {what}; "
+                               "turn the log on (log.enabled = true) and restart it", status=409, code="log_off")
 
     @app.exception_handler(RequestError)
     async def request_error(_, exc: RequestError):
@@ -98,14 +105,36 @@ def create_app(kb: KnowledgeBase, settings: ServerSettings | None = None) -> Fas
         question, history = chat_turns(body)
         question = question_text(question, "the question (the last message)", "messages")
         if body.stream:
-            return StreamedAnswer(lambda: kb.stream(question, history), admission, ChunkWriter(settings.model_name),
-                                  public)
+            writer = ChunkWriter(settings.model_name)
+            return StreamedAnswer(lambda: writer.identified(kb.stream(question, history, channel="http")), admission,
+                                  writer, public)
         result = await answer(request, question, history)
         if result is None:
             return Response(status_code=CLIENT_GONE)
         paths = public()
         return completion(result.text, result.refused, [paths.citation(c) for c in result.citations],
-                          settings.model_name)
+                          settings.model_name, result.id)
+
+    @app.post("/feedback")
+    async def feedback(request: Request):
+        body = parse_body(await request.body(), FeedbackRequest)
+        require_log("takes no feedback")
+        try:
+            return await run_in_threadpool(kb.feedback, body.id, good=body.good, correction=body.correction,
+                                           source=body.source, note=body.note)
+        except UnknownInteraction:  # its message names the log's file, which a client is not shown
+            raise RequestError(f"no answer with id {body.id[:80]!r} in this server's log: mistyped, from another "
+                               "server, or older than the log keeps; the id is the one /ask or "
+                               "/v1/chat/completions returned", status=404, param="id", code="unknown_id") from None
+        except FeedbackError as exc:
+            raise RequestError(str(exc), code="invalid_feedback") from None  # the message names the field
+
+    @app.get("/stats")
+    async def stats(request: Request):
+        require_log("has no stats")
+        since = request.query_params.get("since")
+        start = since_time(since) if since else None
+        return public().stats(await run_in_threadpool(kb.stats, start))
 
     @app.get("/")
     async def page():

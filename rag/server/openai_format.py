@@ -4,9 +4,11 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from typing import Iterator
 
 from starlette.responses import JSONResponse
 
+from ..types import Answer
 from .schemas import ChatRequest, RequestError
 
 
@@ -38,9 +40,15 @@ def chat_turns(request: ChatRequest) -> tuple[str, list[dict]]:
     return history.pop()["content"], history
 
 
-def completion(text: str, refused: bool, citations: list[dict], model: str) -> dict:
+def unlogged_id() -> str:
+    """A completion's id when the answer was not logged (logging off): unique, but nothing to give feedback on."""
+    return f"chatcmpl-{uuid.uuid4().hex[:24]}"
+
+
+def completion(text: str, refused: bool, citations: list[dict], model: str, answer_id: str | None = None) -> dict:
+    """A chat completion whose `id` is the answer's log id, the id `POST /feedback` takes."""
     return {
-        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
+        "id": answer_id or unlogged_id(), "object": "chat.completion", "created": int(time.time()),
         "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
@@ -49,12 +57,28 @@ def completion(text: str, refused: bool, citations: list[dict], model: str) -> d
 
 
 class ChunkWriter:
-    """Server-sent events for a streamed completion; citations ride on the final chunk."""
+    """Server-sent events for a streamed completion; citations ride on the final chunk.
+
+    The answer is logged only once it is finished, so the chunks before it carry a provisional id and the
+    final chunk carries the log id: the id `POST /feedback` takes is the last chunk's."""
 
     def __init__(self, model: str):
-        self.id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        self.id = unlogged_id()
         self.created = int(time.time())
         self.model = model
+
+    def identified(self, events: Iterator[str | Answer]) -> Iterator[str | Answer]:
+        """`events` passed through, taking the Answer's log id as this completion's id before the final chunk
+        is written. Closing this closes `events` (an abandoned answer must release the generator's lock)."""
+        try:
+            for item in events:
+                if isinstance(item, Answer) and item.id:
+                    self.id = item.id
+                yield item
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
 
     def _event(self, delta: dict, finish_reason=None, **extra) -> str:
         chunk = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,

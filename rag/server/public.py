@@ -36,6 +36,12 @@ class PublicPaths:
                 "citations": [self.citation(c) for c in answer.citations],
                 "model": name(answer.model), "adapter": name(answer.adapter) if answer.adapter else None}
 
+    def stats(self, figures: dict) -> dict:
+        """`rag stats`' figures with documents and adapters shown by name."""
+        adapters = [{**a, "adapter": name(a["adapter"])} for a in figures["adapters"]]
+        return {**figures, "adapters": adapters, "adapter_in_use": adapters[0] if adapters else None,
+                "most_cited": [{**d, "source": self.source(d["source"])} for d in figures["most_cited"]]}
+
 
 def name(path: str) -> str:
     """A model or adapter as its file or folder name ("" stays "")."""

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError,
                       model_validator)
 
+from ..interactions.stats import parse_since
 from ..settings import MAX_K
 
 # Deep enough for any real request (OpenAI tool schemas nest perhaps a dozen levels), shallow enough that
@@ -89,6 +91,31 @@ class AskRequest(_Tolerant):
 class SearchRequest(_Tolerant):
     query: Text
     k: StrictInt | None = Field(default=None, ge=1, le=MAX_K)
+
+
+class FeedbackRequest(BaseModel):
+    """A verdict on a logged answer, a better answer, or both. Not an OpenAI shape, so a misspelt field
+    ("raiting") is named in a 400 rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Text
+    rating: Literal["good", "bad"] | None = None
+    correction: Text | None = None
+    source: Text | None = None  # a document as the answers show it, "homeowner/buying/appraisal.md#2"
+    note: Text | None = None
+
+    @property
+    def good(self) -> bool | None:
+        return None if self.rating is None else self.rating == "good"
+
+
+def since_time(text: str) -> datetime:
+    """`?since=`: the stats window's start (rag.interactions.stats.parse_since), or a 400 naming `since`."""
+    try:
+        return parse_since(text)
+    except ValueError as exc:
+        raise RequestError(f"'since' {exc}", param="since") from None
 
 
 Body = TypeVar("Body", bound=BaseModel)

@@ -92,7 +92,10 @@ def build_examples(pairs: list[dict], kb, passages: int | None = None, prompt_to
     return examples
 
 
-def write_examples(examples: list[dict], path: Path, sources: list[Path], target: str = "support") -> dict:
+def write_examples(examples: list[dict], path: Path, sources: list[Path], target: str = "support",
+                   feedback: dict | None = None) -> dict:
+    """Write the examples as JSONL and their data card (DATA_CARD.json beside them); the card.
+    `feedback` is the report of `rag tune-data --feedback` (rag.tuning.feedback), when the log was read."""
     text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in examples)
     path.write_text(text, encoding="utf-8")
     card = {"examples": len(examples), "answerable": sum(e["kind"] == "answerable" for e in examples),
@@ -107,5 +110,11 @@ def write_examples(examples: list[dict], path: Path, sources: list[Path], target
                          "with [n] after each sentence; "
                          f"{REFUSAL_SHARE:.0%} of questions paired with unrelated passages and the "
                          "refusal sentence. Built from corpora/homeowner only."}
+    if feedback is not None:
+        card["feedback"] = feedback
+        card["how_built"] += (" Feedback examples (origin 'feedback: …'): thumbs-up answers as given, with the "
+                              "passages they were shown; corrections grounded on a passage that supports them "
+                              "(unsupported ones left out and listed); thumbs-down answers excluded; a fixed share "
+                              "held out for the adapter gate; evaluation questions refused.")
     (path.parent / "DATA_CARD.json").write_text(json.dumps(card, indent=2) + "\n")
     return card
