@@ -22,6 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import ConfigError
+from .logistic import fit_logistic, sigmoid
 from .policy import AnsweringPolicy
 from .text import content_words, share_found
 from .types import Hit
@@ -85,23 +86,12 @@ class EvidenceModel:
 
 def fit(rows: list[list[float]], labels: list[int], max_false_refusal: float = 0.1,
         l2: float = 0.01, steps: int = 5000) -> EvidenceModel:
-    """Logistic regression by gradient descent, then the highest threshold whose
+    """Logistic regression (`rag.logistic`), then the highest threshold whose
     false-refusal rate on the answerable rows stays within `max_false_refusal`."""
     x = np.asarray(rows, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
-    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-9
-    xs = (x - mean) / std
-    w, b = np.zeros(x.shape[1]), 0.0
-    positive_weight = (1 - y.mean()) / max(y.mean(), 1e-9)  # balance the classes
-    sample_weight = np.where(y == 1, positive_weight, 1.0)
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-(xs @ w + b)))
-        gradient = (p - y) * sample_weight
-        w -= 0.1 * (xs.T @ gradient / len(y) + l2 * w)
-        b -= 0.1 * gradient.mean()
-    weights = w / std  # back to raw feature scale
-    bias = b - float((w * mean / std).sum())
-    scores = 1 / (1 + np.exp(-(x @ weights + bias)))
+    weights, bias = fit_logistic(x, y, l2=l2, steps=steps)
+    scores = sigmoid(x @ weights + bias)
     answerable = np.sort(scores[y == 1])
     cut = answerable[int(math.floor(max_false_refusal * len(answerable)))] if len(answerable) else 0.5
     threshold = float(min(0.5, cut - 1e-6))

@@ -108,3 +108,13 @@ def test_a_missing_or_wrong_selector_file_is_a_one_line_error(tmp_path):
     (tmp_path / "old.json").write_text(json.dumps({"features": ["cosine"], "weights": [1.0], "bias": 0.0}))
     with pytest.raises(ConfigError, match="not a sentence selector"):
         SentenceSelector.load(tmp_path / "old.json")
+
+
+def test_highlight_scores_with_the_selector_when_given_one():
+    from rag.highlighting import highlight
+
+    selector = SentenceSelector([0.0] * len(FEATURES), 0.0)
+    selector.weights[FEATURES.index("question_words_in_sentence")] = 10.0  # prefers the words of the question
+    key = highlight("When does the escrow cushion review happen every year?", [PMI, ESCROW],
+                    FakeEmbedder().embed, AnsweringPolicy(), selector)
+    assert key[0].text == "It reviews the account every year." and 0 <= key[0].score <= 1
