@@ -55,11 +55,12 @@ def test_the_gate_refuses_a_worse_candidate_and_accepts_an_equal_or_better_one(c
     assert "correct" not in verdict.figures["held-out feedback"]  # feedback has no gold phrases: not gated on it
 
 
-def test_the_gate_questions_are_a_fixed_third_of_the_bundled_file_by_default():
-    every = read_questions(bundled("corpora/homeowner-questions.jsonl"))
+def test_the_gate_questions_are_a_fixed_third_of_the_bundled_tune_split_by_default():
+    tune = [q for q in read_questions(bundled("corpora/homeowner-questions.jsonl")) if q.split == "tune"]
     questions = gate_questions(Settings.load())
-    assert questions == every[::3][:30] and len(questions) == 30
-    assert gate_questions(Settings.load(overrides={"learning.gate_limit": 0})) == every[::3]
+    assert questions == tune[::3][:30] and len(questions) == 30
+    assert gate_questions(Settings.load(overrides={"learning.gate_limit": 0})) == tune[::3]
+    assert all(q.split == "tune" for q in questions), "the frozen test split never chooses an adapter"
 
 
 def test_promote_switches_the_adapter_in_use_and_rollback_restores_the_previous(tmp_path, data_folder):

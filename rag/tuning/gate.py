@@ -1,7 +1,8 @@
 """The evaluation gate a retrained adapter passes before it is put in use (`rag adapters promote`).
 
 The candidate and the adapter in use answer the same held-out questions, side by side as `rag eval --ab` does:
-a fixed third of the bundled question file (never trained on: the leak test guards it), or
+a fixed third of the bundled question file's `tune` split (never trained on: the leak test guards it; the frozen
+`test` split is only ever reported, so no promotion is chosen by it), or
 `learning.gate_questions`, plus the feedback held out of training. The candidate is refused when it is worse
 than the adapter in use by more than `learning.gate_margin` on correctness, citation precision, refusing the
 unanswerable, or false refusals (where more is worse).
@@ -13,12 +14,12 @@ from pathlib import Path
 from typing import Callable
 
 from ..bundled import bundled
-from ..evaluation import Question, evaluate_answers, read_questions
+from ..evaluation import Question, evaluate_answers, read_questions, select_split
 from ..interactions import Interaction
 
 # (metric, +1 when higher is better, -1 when lower is)
 GATED = (("correct", 1), ("citation_precision", 1), ("unanswerable_refused", 1), ("false_refusal", -1))
-HELD_OUT_EVERY = 3  # every third bundled question is the gate's, in file order: the same set on every machine
+HELD_OUT_EVERY = 3  # every third bundled tune question is the gate's, in file order: the same set everywhere
 
 Evaluate = Callable[[str, list[Question]], dict]  # (adapter folder or "", questions) -> answer_metrics overall
 
@@ -28,7 +29,8 @@ def gate_questions(settings) -> list[Question]:
     if learning.gate_questions:
         questions = read_questions(learning.gate_questions)
     else:
-        questions = read_questions(bundled("corpora/homeowner-questions.jsonl"))[::HELD_OUT_EVERY]
+        questions = select_split(read_questions(bundled("corpora/homeowner-questions.jsonl")), "tune")
+        questions = questions[::HELD_OUT_EVERY]
     return questions[: learning.gate_limit or None]
 
 
