@@ -36,7 +36,7 @@ def tune_selector(ctx: typer.Context,
     """Fit the sentence selector on labelled sentences of the project's own question/answer pairs."""
     from rag.errors import RagError
     from rag.evaluation import read_questions
-    from rag.highlighting import _scores as hand_weighted
+    from rag.highlighting import hand_weighted_scores
     from rag.selection.data import labelled_pairs, validation_groups
     from rag.selection.training import fit_selector
     from rag.tuning.data import read_pairs
@@ -54,7 +54,7 @@ def tune_selector(ctx: typer.Context,
         err(f"{len(labelled)} labelled sentences ({sum(p.label for p in labelled)} answering) "
             f"from {len({p.group for p in labelled})} questions")
         selector, report = fit_selector(labelled, validation_groups(labelled, validation_share, seed),
-                                        kb.embedder.embed, settings.answering, baseline=hand_weighted)
+                                        kb.embedder.embed, settings.answering, baseline=hand_weighted_scores)
         selector.save(out)
     except (RagError, OSError, ValueError, KeyError) as exc:
         fail(exc)

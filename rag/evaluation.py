@@ -62,6 +62,10 @@ def read_questions(path: str | Path) -> list[Question]:
                                       str(data.get("split", ""))))
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise RagError(f"{path}:{number}: not a question line ({exc}); expected JSON with 'question'") from None
+        q = questions[-1]
+        if not isinstance(q.question, str) or not all(isinstance(x, str) for x in (*q.answers, *q.gold_docs)) \
+                or not all(isinstance(data.get(f, []), list) for f in ("answers", "gold_docs")):
+            raise RagError(f"{path}:{number}: 'question' must be text and 'answers' and 'gold_docs' lists of text")
         if questions[-1].split not in ("", *SPLITS):
             raise RagError(f"{path}:{number}: split must be one of {', '.join(SPLITS)}, got {questions[-1].split!r}")
     return questions
@@ -89,7 +93,7 @@ def assign_splits(questions: Sequence[Question], seed: int, test_share: float) -
         of_kind = [q for q in questions if q.kind == kind]
         in_test = sum(1 for q in of_kind if q.split == "test")
         target = math.ceil(test_share * len(of_kind))
-        for q in sorted((q for q in of_kind if not q.split), key=lambda q: _seeded_hash(seed, q.id)):
+        for q in sorted((q for q in of_kind if not q.split), key=lambda q: seeded_hash(seed, q.id)):
             splits[q.id] = "test" if in_test < target else "tune"
             in_test += splits[q.id] == "test"
     return splits
@@ -101,7 +105,7 @@ def split_fingerprint(questions: Sequence[Question], split: str = "test") -> str
     return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def _seeded_hash(seed: int, text: str) -> str:
+def seeded_hash(seed: int, text: str) -> str:
     return hashlib.sha256(f"{seed}:{text}".encode("utf-8")).hexdigest()
 
 

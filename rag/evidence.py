@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import ConfigError
-from .logistic import fit_logistic, sigmoid
+from .logistic import fit_logistic, read_model, sigmoid
 from .policy import AnsweringPolicy
 from .text import content_words, share_found
 from .types import Hit
@@ -70,18 +70,13 @@ class EvidenceModel:
     @classmethod
     def load(cls, path: str | Path = "") -> "EvidenceModel":
         """The model at `path` (setting generation.evidence_model), or the bundled one when empty."""
-        where = Path(path) if path else DEFAULT_MODEL
-        fix = ("point generation.evidence_model at a file written by 'rag calibrate', or set it to \"\" for the "
-               "bundled one") if path else "the bundled evidence model is missing; reinstall rag"
+        weights, bias, data = read_model(path, DEFAULT_MODEL, "generation.evidence_model", "rag calibrate",
+                                         "evidence model", FEATURES)
         try:
-            data = json.loads(where.read_text(encoding="utf-8"))
-            return cls([float(w) for w in data["weights"]], float(data["bias"]), float(data.get("threshold", 0.5)),
-                       data.get("fitted_on", {}))
-        except FileNotFoundError:
-            raise ConfigError(f"generation.evidence_model: no file at {where}; {fix}") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"generation.evidence_model: {where} is not an evidence model "
-                              f"({type(exc).__name__}: {exc}); {fix}") from None
+            return cls(weights, bias, float(data.get("threshold", 0.5)), data.get("fitted_on", {}))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"generation.evidence_model: {path or DEFAULT_MODEL} is not an evidence model "
+                              f"(threshold: {exc})") from None
 
 
 def fit(rows: list[list[float]], labels: list[int], max_false_refusal: float = 0.1,

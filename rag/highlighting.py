@@ -73,7 +73,7 @@ def highlight(question: str, passages: Sequence[Hit], embed, policy: AnsweringPo
     past the limit. With a `selector`, sentences are scored by the learned model (the probability that
     the sentence answers), else by the hand-weighted score."""
     limit = policy.quote_limit
-    candidates = [(n, heading, s) for n, hit in enumerate(passages, start=1) for heading, s in _statements(hit, policy)
+    candidates = [(n, heading, s) for n, hit in enumerate(passages, start=1) for heading, s in statements(hit, policy)
                   if not _QUESTION.search(s)]
     if not candidates:
         return []
@@ -86,7 +86,7 @@ def highlight(question: str, passages: Sequence[Hit], embed, policy: AnsweringPo
 
     def score(asked: str, vector) -> np.ndarray:
         if selector is None:
-            return _scores(asked, vector, candidates, sentence_vectors, policy)
+            return hand_weighted_scores(asked, vector, candidates, sentence_vectors, policy)
         return selector.score(sentence_features(asked, vector, candidates, sentence_vectors, similarity, policy))
 
     scores = score(question, vectors[0])
@@ -134,7 +134,10 @@ class Remembered:
         return np.stack([self.vectors[text] for text in texts])
 
 
-def _scores(question: str, question_vector, candidates, sentence_vectors, policy: AnsweringPolicy) -> np.ndarray:
+def hand_weighted_scores(question: str, question_vector, candidates, sentence_vectors,
+                         policy: AnsweringPolicy) -> np.ndarray:
+    """Cosine plus the question's words found, less a rank penalty, plus a bonus for a figure when one is asked:
+    the score the answering policy's quote_* weights set (the learned selector's baseline)."""
     asked = content_words(question)
     wants_figure = bool(policy.regex("asks_quantity").search(question))
     return np.array([
@@ -144,7 +147,7 @@ def _scores(question: str, question_vector, candidates, sentence_vectors, policy
         for (n, _, s), cosine in zip(candidates, sentence_vectors @ question_vector)])
 
 
-def _statements(hit: Hit, policy: AnsweringPolicy) -> list[tuple[str, str]]:
+def statements(hit: Hit, policy: AnsweringPolicy = _DEFAULT) -> list[tuple[str, str]]:
     """The passage's sentences, each with the heading it sits under, led by the last heading
     when that heading is itself a statement (under its own parent heading)."""
     *parents, last = hit.section.split(" > ") if hit.section else [""]

@@ -69,6 +69,10 @@ def test_select_split_and_bad_split_values(tmp_path):
     path.write_text(json.dumps({"id": "1", "question": "q", "split": "holdout"}) + "\n")
     with pytest.raises(RagError, match="q.jsonl:1: split must be one of"):
         read_questions(path)
+    for bad in ({"question": 5}, {"question": "q", "answers": "3%"}, {"question": "q", "gold_docs": [1]}):
+        path.write_text(json.dumps(bad) + "\n")
+        with pytest.raises(RagError, match="q.jsonl:1: 'question' must be text"):
+            read_questions(path)
 
 
 def _record(i, correct, answerable=True, refused=False, split=""):

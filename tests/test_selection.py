@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rag.errors import ConfigError
-from rag.highlighting import _scores
+from rag.highlighting import hand_weighted_scores
 from rag.policy import AnsweringPolicy
 from rag.selection import SentenceSelector
 from rag.selection.data import labelled_pairs, validation_groups
@@ -91,7 +91,7 @@ def test_a_fitted_selector_ranks_answers_first_and_round_trips(tmp_path):
     pairs = labelled_pairs(PAIRS * 3, UNANSWERABLE, search, 2, 10)
     embed = FakeEmbedder().embed
     selector, report = fit_selector(pairs, validation_groups(pairs, 0.5, 0), embed, AnsweringPolicy(),
-                                    baseline=_scores)
+                                    baseline=hand_weighted_scores)
     assert report["learned"]["top1"] is not None and report["hand_weighted"]["top1"] is not None
     rows, _ = featurize(pairs, embed, AnsweringPolicy())
     scores = selector.score(rows)

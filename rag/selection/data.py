@@ -15,8 +15,8 @@ import random
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from ..evaluation import is_gold
-from ..highlighting import sentences
+from ..evaluation import is_gold, seeded_hash
+from ..highlighting import statements
 from ..text import mostly_in
 from ..types import Hit
 from .model import pair_text
@@ -38,12 +38,6 @@ class LabelledPair:
     @property
     def text(self) -> str:
         return pair_text(self.heading, self.sentence)
-
-
-def statements(hit: Hit) -> list[tuple[str, str]]:
-    """A passage's sentences, each with the heading it sits under (the last part of the section path)."""
-    heading = hit.section.split(" > ")[-1] if hit.section else ""
-    return [(heading, s) for s in sentences(hit.text)]
 
 
 def _supports(sentence: str, support: str) -> bool:
@@ -94,5 +88,5 @@ def _holds(hit: Hit, doc: str | None, support: str) -> bool:
 
 def validation_groups(pairs: Sequence[LabelledPair], share: float, seed: int) -> set[str]:
     """The questions held out for validation: a seeded hash order, so the split is stable."""
-    groups = sorted({p.group for p in pairs}, key=lambda g: hashlib.sha256(f"{seed}:{g}".encode()).hexdigest())
+    groups = sorted({p.group for p in pairs}, key=lambda g: seeded_hash(seed, g))
     return set(groups[: round(share * len(groups))])

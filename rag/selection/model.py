@@ -11,8 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..logistic import sigmoid
+from ..logistic import read_model, sigmoid
 from .features import FEATURES
 
 DEFAULT_SELECTOR = Path(__file__).resolve().parent.parent / "selector.json"
@@ -41,16 +40,6 @@ class SentenceSelector:
     @classmethod
     def load(cls, path: str | Path = "") -> "SentenceSelector":
         """The selector at `path`, or the bundled one when empty."""
-        where = Path(path) if path else DEFAULT_SELECTOR
-        fix = ("point answering.selector at a file written by 'rag tune-selector', or set it to \"\" for the "
-               "bundled one") if path else "the bundled selector is missing; reinstall rag"
-        try:
-            data = json.loads(where.read_text(encoding="utf-8"))
-            if tuple(data.get("features", ())) != FEATURES:
-                raise ValueError(f"features {data.get('features')} are not this version's {list(FEATURES)}")
-            return cls([float(w) for w in data["weights"]], float(data["bias"]), data.get("fitted_on", {}))
-        except FileNotFoundError:
-            raise ConfigError(f"selector: no file at {where}; {fix}") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"selector: {where} is not a sentence selector ({type(exc).__name__}: {exc}); "
-                              f"{fix}") from None
+        weights, bias, data = read_model(path, DEFAULT_SELECTOR, "answering.selector", "rag tune-selector",
+                                         "sentence selector", FEATURES)
+        return cls(weights, bias, data.get("fitted_on", {}))
