@@ -209,7 +209,7 @@ def main() -> None:
                                    "cluster_start_s": round(cluster_start, 1), "variants": summary,
                                    "overhead": overhead, "runs": runs,
                                    "command": f"python bench/scale_ingest.py --passages {args.passages} "
-                                              f"--rounds {args.rounds}"})
+                                              f"--rounds {args.rounds} --variants {','.join(variants)}"})
 
 
 if __name__ == "__main__":
