@@ -155,11 +155,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--transport-only", action="store_true", help="only the direct per-passage measurement")
+    parser.add_argument("--from-log", default="", help="summarise the complete rounds an earlier run printed")
     args = parser.parse_args()
     variants = args.variants.split(",")
     sys.path.insert(0, str(ROOT))
     from rag.engines.local_cluster import LocalCluster
 
+    if args.from_log:
+        report(runs_from_log(Path(args.from_log), variants), args, variants, cluster_start=None)
+        return
     with LocalCluster(nodes=1, cpus=1) as cluster:
         measured = transport(cluster.address)
     print(f"Ray engine transport: {measured['wall_ms_per_passage']} ms wall, {measured['driver_cpu_ms_per_passage']} "
@@ -180,7 +184,31 @@ def main() -> None:
                 shift = number % len(variants)
                 for variant in variants[shift:] + variants[:shift]:
                     runs[variant].append(run(variant, corpus, cluster.address, env))
-                    print(f"round {number + 1} {variant}: {runs[variant][-1]}", flush=True)
+                    print(f"round {number + 1} {variant}: {json.dumps(runs[variant][-1])}", flush=True)
+                # Written after every round: a bench stopped later keeps the rounds it completed.
+                report(runs, args, variants, cluster_start)
+
+
+def runs_from_log(log: Path, variants: list[str]) -> dict[str, list[dict]]:
+    """The runs an earlier invocation printed ("round N variant: {...}"), for a bench stopped mid-way;
+    only complete rounds count, so every variant has as many runs as the others."""
+    runs: dict[str, list[dict]] = {v: [] for v in variants}
+    for line in log.read_text().splitlines():
+        head, _, payload = line.partition(": ")
+        parts = head.split()
+        if len(parts) == 3 and parts[0] == "round" and parts[2] in runs:
+            runs[parts[2]].append(json.loads(payload.replace("'", '"')))
+    complete = min(len(r) for r in runs.values())
+    if complete == 0:
+        raise SystemExit(f"{log}: no complete round of {', '.join(variants)}")
+    return {v: r[:complete] for v, r in runs.items()}
+
+
+def report(runs: dict[str, list[dict]], args, variants: list[str], cluster_start: float | None) -> None:
+    complete = min(len(r) for r in runs.values())
+    if complete == 0:
+        return
+    runs = {v: r[:complete] for v, r in runs.items()}
     summary = {}
     for variant, results in runs.items():
         summary[variant] = {key: round(statistics.median(r[key] for r in results), 2)
@@ -198,19 +226,20 @@ def main() -> None:
                         / passages, 3),
                     "note": "ray-1 minus local-1t (the same compute: one process, one torch thread) per passage"}
     else:
-        overhead = {}
+        overhead = {"note": "measured directly, no model: bench/results/scale_ingest_transport.json"}
     for variant, figures in summary.items():
         print(f"{variant:9s} {figures['seconds']:8.1f} s  {figures['passages_per_s']:7.2f} passages/s  "
               f"x{figures.get('speed_vs_local', float('nan')):.2f} vs local")
-    if overhead:
+    if "per_passage_ms_total" in overhead:
         print(f"Ray engine overhead: {overhead['per_passage_ms_excluding_start']} ms per passage after start "
               f"({overhead['per_passage_ms_total']} ms with start)")
-    write_results("scale_ingest", {"passages": args.passages, "rounds": args.rounds, "cores": os.cpu_count(),
-                                   "cluster_start_s": round(cluster_start, 1), "variants": summary,
-                                   "overhead": overhead, "runs": runs,
-                                   "command": f"python bench/scale_ingest.py --passages {args.passages} "
-                                              f"--rounds {args.rounds} --variants {','.join(variants)}"})
-
+    command = (f"python bench/scale_ingest.py --passages {args.passages} --rounds {args.rounds} "
+               f"--variants {','.join(variants)}")
+    write_results("scale_ingest", {"passages": args.passages, "rounds": args.rounds, "rounds_completed": complete,
+                                   "cores": os.cpu_count(),
+                                   "cluster_start_s": None if cluster_start is None else round(cluster_start, 1),
+                                   "variants": summary, "overhead": overhead, "runs": runs,
+                                   "command": command + (f" --from-log {args.from_log}" if args.from_log else "")})
 
 if __name__ == "__main__":
     main()
