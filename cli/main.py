@@ -17,6 +17,7 @@ from rag.settings import MAX_K, Settings
 from rag.tuning.data import TARGETS
 from rag.evaluation import bootstrap_intervals, evaluate_answers, evaluate_retrieval, read_questions, select_split
 from rag.evidence import calibrate as calibrate_evidence
+from rag.evidence import read_labelled
 
 from .output import (err, is_tty, print_eval_tables, print_hits, print_json, print_sources, stream_answer,
                      to_jsonable)
@@ -272,16 +273,25 @@ def evaluate(ctx: typer.Context,
 @app.command()
 def calibrate(ctx: typer.Context,
               questions: List[Path] = typer.Argument(
-                  ..., help="Labelled question files; unanswerable ones have no gold_docs."),
+                  ..., help="Labelled training-side files: questions (unanswerable ones have no gold_docs) or training "
+                  "pairs (doc); a split evaluation file is refused."),
               index: Optional[Path] = IndexOption,
               out: Path = typer.Option(..., "--out", help="Where to write the evidence model (JSON)."),
-              max_false_refusal: float = typer.Option(0.1, help="Refusals allowed among answerable questions.")):
-    """Fit the refusal threshold on labelled questions; point generation.evidence_model at the result."""
+              max_false_refusal: float = typer.Option(0.1, help="Refusals allowed among answerable questions."),
+              threshold: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Use this threshold (chosen "
+                                                        "on the tune splits: bench/answerability.py) instead of "
+                                                        "--max-false-refusal's on the fitting questions."),
+              lead_score: bool = typer.Option(False, "--lead-score", help="Also read the lead sentence's score "
+                                              "(needs a gate given the embedder).")):
+    """Fit the refusal model on labelled training-side questions; point generation.evidence_model at the result."""
     settings = settings_for(ctx, index=str(index) if index else None)
+    gen = settings.generation
     try:
         kb = open_knowledge_base(settings)
-        labelled = [q for path in questions for q in read_questions(path)]
-        model = calibrate_evidence(kb.search, labelled, max_false_refusal, settings.generation.passages)
+        labelled = [q for path in questions for q in read_labelled(path)]
+        model = calibrate_evidence(kb.search, labelled, max_false_refusal, gen.passages,
+                                   max(gen.passages, gen.rerank_candidates) if gen.rerank else gen.passages,
+                                   settings.answering, kb.embedder.embed if lead_score else None, threshold)
     except RagError as exc:
         fail(exc)
     model.fitted_on["data"] = [str(p) for p in questions]

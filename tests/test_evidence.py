@@ -5,7 +5,7 @@ import pytest
 
 from rag.answering import verified
 from rag.errors import ConfigError
-from rag.evidence import EvidenceModel, features, fit, unmatched_names
+from rag.evidence import FEATURES, EvidenceModel, features, fit, unmatched_names
 from rag.policy import AnsweringPolicy
 from rag.types import Hit
 
@@ -17,17 +17,18 @@ def hit(text, similarity):
 
 def test_features_measure_similarity_and_coverage():
     hits = [hit("The escrow cushion is one-sixth of yearly payments.", 0.8), hit("Other text.", 0.4)]
-    top, mean, coverage = features("How big is the escrow cushion?", hits)
+    top, mean, coverage = features("How big is the escrow cushion?", hits)[:3]
     assert top == 0.8 and abs(mean - 0.6) < 1e-9
     assert abs(coverage - 2 / 3) < 1e-9  # "escrow" and "cushion" found, "big" not
     assert features("What is the tax rate in Cook County?", hits)[2] < 0.5
+    assert len(features("How big is the escrow cushion?", hits)) == len(FEATURES)
 
 
 def test_fit_separates_and_bounds_false_refusals():
     rng = np.random.default_rng(0)
     good = [[0.6 + rng.random() * 0.3, 0.5, 0.8 + rng.random() * 0.2] for _ in range(80)]
     bad = [[0.2 + rng.random() * 0.3, 0.3, rng.random() * 0.5] for _ in range(40)]
-    model = fit(good + bad, [1] * 80 + [0] * 40, max_false_refusal=0.1)
+    model = fit(good + bad, [1] * 80 + [0] * 40, max_false_refusal=0.1, names=("a", "b", "c"))
     assert model.fitted_on["false_refusal"] <= 0.1
     assert model.fitted_on["unanswerable_refused"] >= 0.9
 
@@ -75,6 +76,6 @@ def test_a_wrong_evidence_model_path_is_a_one_line_error_naming_the_setting(tmp_
 
 
 def test_a_saved_model_loads_back(tmp_path):
-    model = EvidenceModel([1.0, 2.0, 3.0], -4.0, 0.3, {"answerable": 5})
+    model = EvidenceModel([1.0, 2.0, 3.0, -1.0, -0.5, -1.5, -2.0], -4.0, 0.3, {"answerable": 5})
     model.save(tmp_path / "m.json")
     assert EvidenceModel.load(tmp_path / "m.json") == model

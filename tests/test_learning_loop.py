@@ -58,7 +58,7 @@ PLAN = {
     "How do I repair a leaking faucet?": {**BAD, "correction": FAUCET},  # no passage supports it
     "What is the capital of France?": GOOD,
 }
-REFUSED = {"What happens with an escrow surplus?", "What is a float down?", "Who won the 1998 World Cup?",
+REFUSED = {"Who won the 1998 World Cup?",
            "Which country won the World Cup in 1998?", "Who won the World Cup in 1998?",
            "How do I bake sourdough bread?", "What temperature should sourdough bread bake at?",
            "How do I repair a leaking faucet?", "What is the capital of France?"}
@@ -146,7 +146,7 @@ def test_the_loop_from_http_questions_to_a_promoted_adapter(index, tmp_path, mon
 
     # the corpus gaps: refused or thumbs-down questions, grouped by meaning
     # "judged" counts ratings: a note or a correction alone is no rating
-    assert (http_stats["questions"], http_stats["refused"], http_stats["judged"]) == (20, 9, 14)
+    assert (http_stats["questions"], http_stats["refused"], http_stats["judged"]) == (20, 7, 14)
     assert http_stats["thumbs_down"] == 7 and http_stats["corrections"] == 4
     gaps = {tuple(sorted(g["examples"])): g for g in http_stats["gaps"]}
     world_cup = ("Which country won the World Cup in 1998?", "Who won the 1998 World Cup?",
@@ -155,7 +155,7 @@ def test_the_loop_from_http_questions_to_a_promoted_adapter(index, tmp_path, mon
     assert gaps[world_cup]["count"] == 3 and gaps[world_cup]["refused"] == 3
     assert gaps[sourdough]["count"] == 2 and gaps[sourdough]["thumbs_down"] == 1
     down = {"What is an escrow account?", "When should I lock my rate?", "How long does a home inspection take?",
-            "What is the escrow cushion?"}
+            "What is the escrow cushion?", "What happens with an escrow surplus?"}
     assert {q for g in http_stats["gaps"] for q in g["examples"]} == REFUSED | down
     assert sum(g["count"] for g in http_stats["gaps"]) == len(REFUSED | down)
 

@@ -1,6 +1,6 @@
 """Gate: the question to retrieve with, the passages, and whether they can answer it at all.
 
-A calibrated evidence estimate refuses questions the retrieved passages cannot
+A calibrated evidence estimate (`rag.evidence`) refuses questions the retrieved passages cannot
 answer, as does a name in the question that no passage contains.
 """
 from __future__ import annotations
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ..conversation import standalone_question
+from ..errors import ConfigError
 from ..evidence import EvidenceModel, unmatched_names
 from ..policy import AnsweringPolicy
 from ..types import Hit
@@ -33,16 +34,24 @@ class Retrieved:
 
 
 class Gate:
+    """`embed` (normalised sentence vectors) is needed only by an evidence model that reads the lead
+    sentence's score (`rag calibrate --lead-score`)."""
+
     def __init__(self, search: Search, evidence: EvidenceModel, k: int, candidates: int,
-                 policy: AnsweringPolicy):
+                 policy: AnsweringPolicy, embed=None):
+        if evidence.needs_embed and embed is None:
+            raise ConfigError("generation.evidence_model: this evidence model reads the lead sentence's score, "
+                              "which needs the embedder the gate was not given; point the setting at a model "
+                              "calibrated without --lead-score, or set it to \"\" for the bundled one")
         self.search, self.evidence, self.k, self.candidates, self.policy = search, evidence, k, candidates, policy
+        self.embed = embed
 
     def __call__(self, question: str, history: Sequence[dict] | None = None) -> Retrieved:
         query = standalone_question(question, history, self.policy)
         candidates = tuple(self.search(query, self.candidates))
         hits = candidates[:self.k]
         # The estimate was calibrated on the retrieval order's top k, so it reads them, not the reranked ones.
-        evidence = round(self.evidence.probability(query, hits), 4)
+        evidence = round(self.evidence.probability(query, hits, self.policy, self.embed), 4)
         refusal = ""
         if not hits:
             refusal = "no passages found"
