@@ -16,7 +16,9 @@ from .text import CLAUSE_BREAK as _SENTENCE_BREAK
 from .types import Chunk, Document
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
-CHUNKER_VERSION = 1
+# Stored in an index's manifest: a change makes the next ingest rebuild every document from its source
+# instead of keeping passages cut from older text. 2: PDF pages read as headed sections, rows kept apart.
+CHUNKER_VERSION = 2
 
 _WORD = re.compile(r"\S+")
 _MAX_HEADING_WORDS = 24

@@ -63,3 +63,54 @@ def test_display_path_escapes_bytes_that_are_not_text():
 
     assert display_path(os.fsdecode(b"/tmp/bad-\xff.md")) == "/tmp/bad-\\xff.md"
     assert display_path("/tmp/café.md") == "/tmp/café.md"
+
+
+def test_measured_joining_keeps_form_rows_apart_and_joins_full_lines():
+    from rag.cleaning import join_wrapped_lines
+
+    page = "\n".join([
+        "Before closing, your interest rate, points, and lender credits can",
+        "change unless you lock the interest rate. All other estimated",
+        "closing costs expire on 3/4/2013 at 5:00 p.m. EDT",
+        "PRODUCT 5 Year Interest Only",
+        "LOAN ID # 1234567",
+        "Title – Owner’s Title Policy (optional) $1,436",
+        "I. TOTAL OTHER COSTS (E + F + G + H) $2,940",
+    ])
+    assert join_wrapped_lines(page, measure=True).split("\n") == [
+        "Before closing, your interest rate, points, and lender credits can change unless you lock the interest "
+        "rate. All other estimated closing costs expire on 3/4/2013 at 5:00 p.m. EDT",
+        "PRODUCT 5 Year Interest Only",  # a short line that ended on purpose: its next word would have fitted
+        "LOAN ID # 1234567",
+        "Title – Owner’s Title Policy (optional) $1,436",  # a table row ends in its figure
+        "I. TOTAL OTHER COSTS (E + F + G + H) $2,940",
+    ]
+    # the old rule ran every row after the first long one into one line
+    assert join_wrapped_lines(page).count("\n") < 3
+    column = "The title of the person who\nconducts your closing varies\nby state.\nBy law, you must receive your\n" \
+             "Closing Disclosure three\nbusiness days before closing."
+    assert join_wrapped_lines(column, measure=True).split("\n") == [  # a narrow column is measured on its own lines
+        "The title of the person who conducts your closing varies by state.",
+        "By law, you must receive your Closing Disclosure three business days before closing."]
+
+
+def test_short_field_values_stay_with_their_label():
+    from rag.cleaning import join_wrapped_lines
+
+    page = ("Change Frequency\nLimits on Interest Rate Changes\nFirst Change 2%\nSubsequent Changes 2%\n"
+            "Amount can increase\n$533\na month")
+    assert join_wrapped_lines(page, measure=True).split("\n") == [
+        "Change Frequency",
+        "Limits on Interest Rate Changes First Change 2% Subsequent Changes 2%",
+        "Amount can increase $533 a month",
+    ]
+
+
+def test_a_page_counter_is_dropped_wherever_the_content_order_puts_it():
+    rows = "\n".join(f"row {i}" for i in range(20))
+    pages = ["Loan terms\nPAGE 1 OF 3 • LOAN ID # 123\nLoan amount $211,000\nRate 4%\n" + rows,
+             "Costs\n2 of 3Learn more at example.gov\nFee $500", "Other\nPage 3 of 3\nSee 2 of 3 people."]
+    kept = drop_running_lines(pages)
+    assert "PAGE 1 OF 3" not in kept[0] and "Loan amount $211,000" in kept[0]
+    assert "Learn more" not in kept[1] and kept[2] == "Other\nSee 2 of 3 people."  # another page's count stays
+    assert drop_running_lines(["Intro\n1 of 2", "Body\n2 of 2"]) == ["Intro", "Body"]  # two pages count too
