@@ -34,13 +34,16 @@ QUESTIONS = ["How much do I need for a down payment?", "When can I cancel PMI?",
              "What happens if I miss a mortgage payment?"]
 DECODE_QUESTION = "What does an escrow account pay for?"
 DECODE_TOKENS = 128
-VARIANTS = {"transformers": ("transformers", 1), "ctranslate2": ("ctranslate2", 1),
-            "ctranslate2-2threads": ("ctranslate2", 2)}
+# name: (backend, threads, settings changed from the defaults). "transformers" is the reference the issue measures
+# against: today's backend as it answered before int8, reranking 8 candidates with the generator.
+TODAY = {"generation.rerank": True, "generation.rerank_candidates": 8}
+VARIANTS = {"transformers": ("transformers", 1, TODAY), "ctranslate2": ("ctranslate2", 1, {}),
+            "ctranslate2-2threads": ("ctranslate2", 2, {})}
 SERVER_ANSWERS = 20
 CONCURRENCIES = (1, 2)
 
 
-def worker(backend: str, threads: int) -> dict:
+def worker(backend: str, threads: int, overrides: dict) -> dict:
     """One fresh process: import and open, a first (cold) ask, then decode and warm asks."""
     started = time.perf_counter()
     import resource
@@ -50,7 +53,8 @@ def worker(backend: str, threads: int) -> dict:
     from rag.prompting import build_prompt
 
     settings = rag.Settings.load(env={}).with_overrides(generation__backend=backend, threads=threads,
-                                                         log__enabled=False)  # answers timed, not the log
+                                                         log__enabled=False,  # answers timed, not the log
+                                                         **{k.replace(".", "__"): v for k, v in overrides.items()})
     kb = rag.open(ROOT / "indexes" / "homeowner", settings)
     loading = time.perf_counter()
     generator = generator_from_settings(settings)
@@ -87,8 +91,10 @@ def worker(backend: str, threads: int) -> dict:
             "answers": 1 + len(QUESTIONS), "imports_torch": "torch" in sys.modules}
 
 
-def _env(backend: str, threads: int = 0, concurrency: int = 0) -> dict:
+def _env(backend: str, threads: int = 0, concurrency: int = 0, overrides: dict | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    for key, value in (overrides or {}).items():
+        env["RAG_" + key.upper().replace(".", "__")] = str(value).lower()
     env["RAG_GENERATION__BACKEND"] = backend
     env["RAG_LOG__ENABLED"] = "false"  # timing answers, not the interaction log (nor a stale log's schema)
     if threads:
@@ -98,10 +104,11 @@ def _env(backend: str, threads: int = 0, concurrency: int = 0) -> dict:
     return env
 
 
-def cli_ask_cold(backend: str, threads: int) -> float:
+def cli_ask_cold(backend: str, threads: int, overrides: dict) -> float:
     """Seconds of `rag ask` in a new process, from its start to its exit."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "cli.main", "ask", QUESTIONS[1]], cwd=ROOT, env=_env(backend, threads),
+    done = subprocess.run([sys.executable, "-m", "cli.main", "ask", QUESTIONS[1]], cwd=ROOT,
+                          env=_env(backend, threads, overrides=overrides),
                           capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"rag ask ({backend}) failed:\n{done.stderr[-2000:]}")
@@ -209,22 +216,23 @@ def main() -> None:
     parser.add_argument("--server-rounds", type=int, default=1)
     parser.add_argument("--server-backends", default="ctranslate2",
                         help="comma-separated backends to serve (transformers takes many minutes per 20 answers)")
-    parser.add_argument("--worker", nargs=2, metavar=("BACKEND", "THREADS"))
+    parser.add_argument("--worker", nargs=3, metavar=("BACKEND", "THREADS", "OVERRIDES_JSON"))
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker[0], int(args.worker[1]))))
+        print(json.dumps(worker(args.worker[0], int(args.worker[1]), json.loads(args.worker[2]))))
         return
     from search_latency import bandwidth_gbps
 
     runs: dict[str, list[dict]] = {name: [] for name in VARIANTS}
     for round_ in range(args.rounds):
-        for name, (backend, threads) in VARIANTS.items():
-            done = subprocess.run([sys.executable, __file__, "--worker", backend, str(threads)],
+        for name, (backend, threads, overrides) in VARIANTS.items():
+            done = subprocess.run([sys.executable, __file__, "--worker", backend, str(threads), json.dumps(overrides)],
                                   capture_output=True, text=True, cwd=ROOT / "bench")
             if done.returncode:
                 raise SystemExit(f"{name} failed:\n{done.stderr[-2000:]}")
             measured = json.loads(done.stdout.strip().splitlines()[-1])
-            measured["cli_ask_cold_s"] = cli_ask_cold(backend, threads)
+            measured["cli_ask_cold_s"] = cli_ask_cold(backend, threads, overrides)
+            measured["settings"] = overrides
             runs[name].append(measured)
             print(f"round {round_ + 1} {name}: {measured}", flush=True)
     servers: dict[str, list[dict]] = {}
@@ -264,7 +272,8 @@ def main() -> None:
                       "cli_ask_cold_s: `rag ask` in a new process, start to exit. Server: `rag serve` per "
                       f"(backend, concurrency), 1 warm-up answer then {SERVER_ANSWERS} from that many clients; "
                       "peak_rss_mb is the server process's VmHWM after them. "
-                      "Adapter: the bundled one (merged into the int8 weights for ctranslate2).",
+                      "Adapter: the bundled one (merged into the int8 weights for ctranslate2). Settings: the "
+                      f"defaults, except the transformers reference answers as before int8 ({TODAY}).",
                "bandwidth_gb_per_s": round(gbps, 2), "variants": variants, "server": server, "rounds": runs,
                "server_rounds": servers}
     print(json.dumps({"variants": variants, "server": server}, indent=2))

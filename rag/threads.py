@@ -12,12 +12,15 @@ affinity and a cgroup CPU quota (`/sys/fs/cgroup/cpu.max`, as containers set it)
 """
 from __future__ import annotations
 
+import ctypes
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Mapping
 
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+M_ARENA_MAX = -8  # glibc's mallopt parameter for the number of malloc arenas
 
 
 def usable_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
@@ -46,3 +49,20 @@ def threads_per_model(requested: int = 0, env: Mapping[str, str] | None = None,
     if omp.isdigit() and int(omp) > 0:
         return int(omp)
     return max(1, usable_cores(cpu_max) // max(1, share))
+
+
+def one_malloc_arena() -> bool:
+    """Let every thread of this process allocate from one glibc malloc arena; True when set here.
+
+    glibc gives threads arenas of their own (up to 8 per core) and keeps what they free, and every answer
+    generates on a fresh thread: measured on the bundled index, RSS grew from 582 to 714 MB over nine answers
+    (peak 753), with one arena it stayed at 496 (peak 657), no slower (1.24-1.27 s a warm answer against
+    1.04-1.41). `MALLOC_ARENA_MAX` in the environment is the operator's choice and wins. Outside glibc
+    (no `mallopt`) nothing changes. Called by the processes this project starts (the CLI, server replicas),
+    not on import: a library does not change an application's allocator."""
+    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        return bool(ctypes.CDLL(None).mallopt(M_ARENA_MAX, 1))
+    except (OSError, AttributeError):  # no C library to ask, or one without mallopt (musl)
+        return False

@@ -136,3 +136,39 @@ def test_a_process_that_answered_with_ctranslate2_exits_cleanly():
     for _ in range(4):
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-500:]
+
+
+def test_the_system_turn_kept_between_answers_changes_no_token(model, tmp_path, monkeypatch):
+    generator = create_generator("ctranslate2", str(model), tmp_path, max_new_tokens=6, scoring=False)
+    conversation = [{"role": "system", "content": "what is the answer"}, {"role": "user", "content": "hi"}]
+    ids = generator.prompt_ids(conversation)
+    assert 0 < generator.static_prefix(conversation, ids) < len(ids)
+    assert generator.static_prefix(tiny.CONVERSATION, generator.prompt_ids(tiny.CONVERSATION)) == 0  # no system turn
+    kept = [generator.generate(conversation) for _ in range(2)]  # the second reuses the kept state
+    monkeypatch.setattr(type(generator), "keeps_system_turn", False)
+    assert kept == [generator.generate(conversation)] * 2
+
+
+def test_weights_are_prepared_for_scoring_only_when_answers_are_reranked(model, tmp_path):
+    adapter = tiny.build_adapter(model, tmp_path / "adapter", seed=1)
+    said = []
+    generator = ctranslate2_backend.CTranslate2Generator(str(model), tmp_path, adapter, max_new_tokens=4,
+                                                         progress=said.append, scoring=False)
+    assert len(said) == 2  # the answering weights only
+    assert generator.scoring_folder != generator.folder and len(said) == 4  # the base weights, on first use
+    assert len(generator.likelihoods(["hi there", "bye"], " hello")) == 2
+
+
+def test_hashes_are_remembered_on_disk_until_a_file_changes(tmp_path, monkeypatch):
+    from rag.generation import models
+
+    weights = tmp_path / "weights.gguf"
+    weights.write_bytes(b"first")
+    first = models.content_hash(weights, cache_dir=tmp_path / "cache")
+    models._hash_files.cache_clear()  # a new process: only the memo on disk remembers
+    monkeypatch.setattr(models, "file_sha256", lambda path: 1 / 0)
+    assert models.content_hash(weights, cache_dir=tmp_path / "cache") == first
+    monkeypatch.undo()
+    weights.write_bytes(b"second")  # size and time change: hashed again
+    assert models.content_hash(weights, cache_dir=tmp_path / "cache") not in ("", first)
+

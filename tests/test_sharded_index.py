@@ -168,7 +168,9 @@ def test_the_bundled_single_file_index_still_opens_and_searches():
     assert (folder / "vectors.faiss").is_file() and not (folder / "vectors").exists()
     snapshot = Snapshot(folder)
     raw = faiss.read_index(str(folder / "vectors.faiss"))
-    assert snapshot.vectors.ntotal == raw.ntotal == 432 and snapshot.vectors.storage == "fp32"
+    # The count comes from the manifest, so rebuilding the bundled index does not break this test.
+    assert snapshot.vectors.ntotal == raw.ntotal == snapshot.manifest.counts["chunks"] > 400
+    assert snapshot.vectors.storage == "fp32"
     query = raw.reconstruct(int(faiss.vector_to_array(raw.id_map)[5]))
     scores, ids = raw.search(query.reshape(1, -1), 10)
     assert vectors.search(snapshot.vectors, query, 10) == [(int(i), float(s)) for i, s in zip(ids[0], scores[0])]

@@ -1,5 +1,8 @@
 """The thread policy: the setting wins, then OMP_NUM_THREADS, then half the usable cores (affinity, cgroup quota)."""
 import os
+import sys
+
+import pytest
 
 from rag.threads import threads_per_model, usable_cores
 
@@ -38,3 +41,33 @@ def test_a_model_that_takes_every_core_still_respects_the_quota(tmp_path):
     assert threads_per_model(0, env={}, cpu_max=quota, share=1) == 1
     quota.write_text("max 100000\n")
     assert threads_per_model(0, env={}, cpu_max=quota, share=1) == len(os.sched_getaffinity(0))
+
+
+ARENA_PROBE = """
+import ctypes, sys, threading
+from rag.threads import one_malloc_arena
+print(one_malloc_arena())
+def allocate():
+    kept = [bytearray(200_000) for _ in range(20)]  # malloc'd in this thread's arena
+threads = [threading.Thread(target=allocate) for _ in range(6)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+sys.stdout.flush()
+ctypes.CDLL(None).malloc_stats()  # one "Arena N:" block per arena, on stderr
+"""
+
+
+def _arenas(env: dict) -> tuple[str, int]:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", ARENA_PROBE], capture_output=True, text=True, env=env, check=True)
+    return done.stdout.strip(), done.stderr.count("Arena ")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's arenas")
+def test_threads_share_one_malloc_arena_unless_the_operator_set_a_number():
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    assert _arenas(env) == ("True", 1)
+    said, arenas = _arenas({**env, "MALLOC_ARENA_MAX": "4"})
+    assert said == "False" and 1 < arenas <= 4  # glibc's own reading of the variable, untouched

@@ -60,6 +60,7 @@ class ChatGenerator:
     `_pieces` (the generated text, piece by piece) and `_mean_log_probs` (scoring)."""
 
     backend = ""
+    keeps_system_turn = False  # the runtime can keep the system turn's state between answers (static_prefix)
     repetition_penalty = GenerationSettings.repetition_penalty  # the setting sets it (generator_from_settings)
 
     def __init__(self, source: str, adapter: str, max_new_tokens: int):
@@ -85,12 +86,25 @@ class ChatGenerator:
     def prompt_ids(self, messages: Sequence[dict]) -> list[int]:
         return self.tokenizer(self.render(messages), add_special_tokens=False)["input_ids"]
 
+    def static_prefix(self, messages: Sequence[dict], prompt_ids: list[int]) -> int:
+        """How many of `prompt_ids` are the system turn, when the prompt starts with it token for token (0 when
+        not): the same in every answer, so a runtime may keep its state instead of reading it again."""
+        if not self.keeps_system_turn or len(messages) < 2 or messages[0].get("role") != "system":
+            return 0
+        try:
+            head = self.tokenizer(self.tokenizer.apply_chat_template(list(messages[:1]), tokenize=False),
+                                  add_special_tokens=False)["input_ids"]
+        except Exception:  # a template that wants a user turn: the whole prompt is read each time, as before
+            return 0
+        return len(head) if 0 < len(head) < len(prompt_ids) and prompt_ids[:len(head)] == head else 0
+
     def stream(self, messages: Sequence[dict], max_new_tokens: int | None = None) -> Iterator[str]:
         """Yield text pieces as they are generated; stops at end of turn or the token bound."""
         if cancellation.requested(cancellation.current()):
             return  # the request is gone: not even the prompt's forward pass, the costliest step
         with self._lock:
-            for piece in self._pieces(self.prompt_ids(messages), max_new_tokens or self.max_new_tokens):
+            ids = self.prompt_ids(messages)
+            for piece in self._pieces(ids, max_new_tokens or self.max_new_tokens, self.static_prefix(messages, ids)):
                 if piece:
                     yield piece
 
@@ -105,7 +119,8 @@ class ChatGenerator:
             return [0.0] * len(heads)  # (the request is gone: the ranking would serve nobody)
         return self._mean_log_probs(heads, tail)
 
-    def _pieces(self, prompt_ids: list[int], max_new_tokens: int) -> Iterator[str]:
+    def _pieces(self, prompt_ids: list[int], max_new_tokens: int, static: int = 0) -> Iterator[str]:
+        """The reply to `prompt_ids`, piece by piece; its first `static` ids are the system turn (see static_prefix)."""
         raise NotImplementedError
 
     def _mean_log_probs(self, heads: list[list[int]], tail: list[int]) -> list[float]:

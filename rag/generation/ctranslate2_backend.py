@@ -37,8 +37,8 @@ def converted_model(model: str | Path, adapter: str | Path, cache_dir: str | Pat
                     progress: Callable[[str], None] = _say) -> Path:
     """The CTranslate2 folder for this model with this adapter merged, converting it on first use."""
     source = Path(model).expanduser() if model else bundled_generator_model()
-    adapter_hash = content_hash(str(Path(adapter).expanduser()))[:16] if adapter else "base"
-    name = f"{source.stem}-{content_hash(str(source))[:16]}-{adapter_hash}-{QUANTIZATION}"
+    adapter_hash = content_hash(str(Path(adapter).expanduser()), cache_dir=cache_dir)[:16] if adapter else "base"
+    name = f"{source.stem}-{content_hash(str(source), cache_dir=cache_dir)[:16]}-{adapter_hash}-{QUANTIZATION}"
     target = cache_root(cache_dir) / "ctranslate2" / name
     if (target / _CARD).is_file():
         return target
@@ -65,8 +65,9 @@ def converted_model(model: str | Path, adapter: str | Path, cache_dir: str | Pat
         window = getattr(AutoConfig.from_pretrained(str(folder), local_files_only=True),
                          "max_position_embeddings", 2048)
         (staging / _CARD).write_text(json.dumps({
-            "source": str(source), "source_sha256": content_hash(str(source)),
-            "adapter": str(adapter) if adapter else "", "adapter_sha256": content_hash(str(adapter)) if adapter else "",
+            "source": str(source), "source_sha256": content_hash(str(source), cache_dir=cache_dir),
+            "adapter": str(adapter) if adapter else "",
+            "adapter_sha256": content_hash(str(adapter), cache_dir=cache_dir) if adapter else "",
             "quantization": QUANTIZATION, "context_window": int(window)}, indent=2) + "\n")
     progress(f"converted: {target}")
     return target
@@ -115,20 +116,24 @@ class CTranslate2Generator(ChatGenerator):
     runtime imports, so a missing or broken runtime is found before the first question."""
 
     backend = "ctranslate2"
+    keeps_system_turn = True  # generate_batch(static_prompt=…) keeps the system turn's state: same tokens out
     # Candidates per forward pass inside the one scoring call: CTranslate2 computes the logits of every
     # position (49k words each), so 8 candidates of ~400 tokens at once peaked 1.25 GB above the models;
     # in twos, 0.35 GB, and no slower (measured: 34.9 s against 41.7 s on a loaded machine).
     scoring_batch = 2
 
     def __init__(self, model: str | Path = "", cache_dir: str | Path = "", adapter: str | Path = "",
-                 threads: int = 0, max_new_tokens: int = 160, progress: Callable[[str], None] = _say):
+                 threads: int = 0, max_new_tokens: int = 160, progress: Callable[[str], None] = _say,
+                 scoring: bool = True):
         import ctranslate2  # noqa: F401  (fails here, where the factory can fall back, not mid-answer)
 
         super().__init__(str(model) if model else str(bundled_generator_model()), str(adapter) if adapter else "",
                          max_new_tokens)
         self.folder = converted_model(model, self.adapter, cache_dir, progress)
-        # the reranker's base weights, converted now too, so that a failing conversion falls back here
-        self.scoring_folder = converted_model(model, "", cache_dir, progress) if self.adapter else self.folder
+        self._base = lambda: converted_model(model, "", cache_dir, progress) if self.adapter else self.folder
+        # The reranker's base weights: converted now when answers will be reranked (`scoring`), so that a failing
+        # conversion falls back here, not mid-answer; else on first use (not at all when reranking is off).
+        self._scoring_folder = self._base() if scoring else None
         self.threads = threads_per_model(threads, share=1)  # see rag.threads: measured, unlike torch
         self._card = json.loads((self.folder / _CARD).read_text())
 
@@ -141,9 +146,16 @@ class CTranslate2Generator(ChatGenerator):
         return _load_model(str(self.folder), self.threads)
 
     @property
+    def scoring_folder(self) -> Path:
+        if self._scoring_folder is None:
+            self._scoring_folder = self._base()
+        return self._scoring_folder
+
+    @property
     def scoring_runtime(self):
         """The base-weights model the reranker scores with; loaded on first use."""
         return _load_model(str(self.scoring_folder), self.threads)
+
 
     @property
     def context_window(self) -> int:
@@ -153,7 +165,7 @@ class CTranslate2Generator(ChatGenerator):
     def stop_ids(self) -> list[int]:
         return end_of_turn_ids(self.tokenizer, self.folder / _TOKENIZER)
 
-    def _pieces(self, prompt_ids: list[int], max_new_tokens: int) -> Iterator[str]:
+    def _pieces(self, prompt_ids: list[int], max_new_tokens: int, static: int = 0) -> Iterator[str]:
         abandoned = cancellation.current()  # set by the server when the client is gone
         tokenizer, runtime, stop_ids = self.tokenizer, self.runtime, self.stop_ids
         steps: queue.Queue = queue.Queue()
@@ -166,9 +178,11 @@ class CTranslate2Generator(ChatGenerator):
 
         def run() -> None:
             try:
-                runtime.generate_batch([tokenizer.convert_ids_to_tokens(prompt_ids)], max_length=max_new_tokens,
-                                       beam_size=1, sampling_topk=1, repetition_penalty=self.repetition_penalty,
-                                       end_token=stop_ids, include_prompt_in_result=False, callback=on_step)
+                tokens = tokenizer.convert_ids_to_tokens(prompt_ids)
+                runtime.generate_batch([tokens[static:]], static_prompt=tokens[:static] or None,
+                                       max_length=max_new_tokens, beam_size=1, sampling_topk=1,
+                                       repetition_penalty=self.repetition_penalty, end_token=stop_ids,
+                                       include_prompt_in_result=False, callback=on_step)
             except BaseException as exc:  # surfaced in the caller's thread below
                 errors.append(exc)
             finally:

@@ -8,7 +8,9 @@ place, so a crash or a concurrent converter never leaves a half-written model be
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import uuid
@@ -22,7 +24,7 @@ from ..errors import ModelNotFoundError
 from ..scanning import file_sha256, tree_sha256
 
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_WEIGHT_SUFFIXES = {".json", ".txt", ".safetensors", ".bin", ".model", ".jinja", ".gguf"}
+_WEIGHT_SUFFIXES = frozenset({".json", ".txt", ".safetensors", ".bin", ".model", ".jinja", ".gguf"})
 
 
 def bundled_generator_model() -> Path:
@@ -61,19 +63,41 @@ def resolve_model(model: str | Path, cache_dir: str | Path = "") -> Path:
     raise ModelNotFoundError(f"generation model {path} not found; give a model folder or a .gguf file")
 
 
-def content_hash(path: str | Path) -> str:
-    """sha256 of a file, or over a folder's configuration and weight files (names included).
-    Remembered per process while no file's size or modification time changes."""
+def content_hash(path: str | Path, suffixes: frozenset[str] = _WEIGHT_SUFFIXES, cache_dir: str | Path = "") -> str:
+    """sha256 of a file, or over a folder's files with these suffixes (names included). Remembered while
+    no file's size, modification time or inode changes: per process, and on disk in the cache folder, so
+    a cold start reads ~100 MB of weights once per install instead of once per process."""
     target = Path(path)
     files = [target] if target.is_file() else sorted(
-        f for f in target.rglob("*") if f.is_file() and f.suffix in _WEIGHT_SUFFIXES)
-    stamp = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
-    return _hash_files(str(target), stamp)
+        f for f in target.rglob("*") if f.is_file() and f.suffix in suffixes)
+    stamp = tuple((str(f), *_identity(f)) for f in files)
+    return _hash_files(str(target), tuple(sorted(suffixes)), stamp, str(cache_root(cache_dir)))
+
+
+def _identity(file: Path) -> tuple[int, int, int]:
+    info = file.stat()
+    return info.st_size, info.st_mtime_ns, info.st_ino
 
 
 @lru_cache(maxsize=16)
-def _hash_files(root: str, stamp: tuple) -> str:  # `stamp` only keys the cache: sizes and times of the files
-    return file_sha256(Path(root)) if Path(root).is_file() else tree_sha256(Path(root), _WEIGHT_SUFFIXES)
+def _hash_files(root: str, suffixes: tuple[str, ...], stamp: tuple, cache: str) -> str:
+    """`stamp` (names, sizes, times, inodes of the files) keys the memo, in memory and in `cache`/hashes."""
+    memo = Path(cache) / "hashes" / hashlib.sha256(json.dumps([root, suffixes, stamp]).encode()).hexdigest()
+    try:
+        remembered = memo.read_text().strip()
+        if len(remembered) == 64:
+            return remembered
+    except OSError:
+        pass
+    digest = file_sha256(Path(root)) if Path(root).is_file() else tree_sha256(Path(root), set(suffixes))
+    try:  # written aside and renamed: a concurrent reader sees the whole hash or none
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        partial = memo.with_name(f".{memo.name}.{uuid.uuid4().hex[:8]}")
+        partial.write_text(digest + "\n")
+        os.replace(partial, memo)
+    except OSError:  # a read-only cache: the hash is computed again next time, nothing worse
+        pass
+    return digest
 
 
 @contextmanager

@@ -78,7 +78,7 @@ class TransformersGenerator(ChatGenerator):
     def stop_ids(self) -> list[int]:
         return end_of_turn_ids(self.tokenizer, self.folder)
 
-    def _pieces(self, prompt_ids: list[int], max_new_tokens: int) -> Iterator[str]:
+    def _pieces(self, prompt_ids: list[int], max_new_tokens: int, static: int = 0) -> Iterator[str]:
         import torch
         from transformers import StoppingCriteriaList, TextIteratorStreamer
 

@@ -32,6 +32,7 @@ from typing import Callable
 from ..errors import ConfigError
 from ..index import IndexStore
 from ..settings import Settings
+from ..threads import one_malloc_arena
 
 DEFAULT_FACTORY = "rag.server.replicas:open_knowledge_base"
 RELAY_CHUNK = 65536
@@ -242,6 +243,7 @@ def run_replica(settings_json: str, count: int, use_adapter: bool, factory: str,
     from ..errors import RagError
     from .app import create_app
 
+    one_malloc_arena()  # a fresh interpreter, before its first thread (see rag.threads)
     threading.Thread(target=_exit_with_parent, args=(control,), daemon=True).start()
     settings = Settings.load(env={}, overrides=json.loads(settings_json))
     if not settings.threads:  # the cores are shared out between replicas instead of each taking them all
