@@ -62,7 +62,8 @@ def test_every_policy_field_is_documented():
 @pytest.mark.parametrize("overrides, message", [
     ({"generation.context_tokens": 160}, r"^generation.context_tokens \(160\) must be larger than "
                                          r"generation.max_new_tokens \(160\)"),
-    ({"generation.rerank": True, "generation.rerank_candidates": 3}, r"^generation.rerank_candidates \(3\) must be at least generation.passages"),
+    ({"generation.rerank": True, "generation.rerank_candidates": 3},
+     r"^generation.rerank_candidates \(3\) must be at least generation.passages"),
     ({"retrieval.k": 0}, r"^retrieval.k must be between 1 and 50, got 0"),
     ({"retrieval.k": 51}, r"^retrieval.k must be between 1 and 50"),
     ({"generation.passages": 60, "generation.rerank_candidates": 60}, r"^generation.passages must be between 1 and 50"),
