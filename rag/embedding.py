@@ -124,13 +124,14 @@ class _CTranslate2Network:
     """Token states from CTranslate2 at float32 (the index's vectors stay comparable: ~1e-7 from torch's),
     tokenised with the folder's tokenizer.json."""
 
-    def __init__(self, path: str, threads: int, max_tokens: int, cache_dir: str):
+    def __init__(self, path: str, threads: int, max_tokens: int, cache_dir: str, precision: str = "float32"):
         import ctranslate2
 
         self.converted = _converted_encoder(Path(path), cache_dir)
         self.tokenizer = _file_tokenizer(path)
         self.tokenizer.enable_truncation(max_tokens)
-        self.encoder = ctranslate2.Encoder(str(self.converted), device="cpu", compute_type="float32",
+        # The float32 weights, quantised on load when `precision` is int8 (one converted folder serves both)
+        self.encoder = ctranslate2.Encoder(str(self.converted), device="cpu", compute_type=precision,
                                            intra_threads=threads)
 
     def __call__(self, texts: list[str]) -> tuple[np.ndarray, list[int]]:
@@ -184,13 +185,15 @@ class _SentenceTransformerModel:
 
 
 @lru_cache(maxsize=4)
-def _load_model(path: str, threads: int, max_tokens: int, cache_dir: str = ""):
-    """One loaded copy per model folder in a process, shared by every index that uses it."""
+def _load_model(path: str, threads: int, max_tokens: int, cache_dir: str = "", precision: str = "float32"):
+    """One loaded copy per model folder (and precision) in a process, shared by every index that uses it.
+    `precision` applies to CTranslate2 only; the torch paths stay float32."""
     plain = mean_pooled(Path(path))
     if plain and (Path(path) / "tokenizer.json").is_file():
         hidden_size = int(json.loads((Path(path) / "config.json").read_text())["hidden_size"])
         try:
-            return _MeanPooledModel(_CTranslate2Network(path, threads, max_tokens, cache_dir), hidden_size)
+            return _MeanPooledModel(_CTranslate2Network(path, threads, max_tokens, cache_dir, precision),
+                                    hidden_size)
         except Exception as exc:  # runtime missing, conversion failing: the same computation in transformers
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             log.warning("embedding with transformers: CTranslate2 unavailable for %s (%s)", path, reason)
@@ -207,7 +210,8 @@ def _load_model(path: str, threads: int, max_tokens: int, cache_dir: str = ""):
 class Embedder:
     """Wraps a sentence-transformers folder; the model loads on first use."""
 
-    def __init__(self, model: str | Path = "", batch_size: int = 32, threads: int = 0, cache_dir: str | Path = ""):
+    def __init__(self, model: str | Path = "", batch_size: int = 32, threads: int = 0, cache_dir: str | Path = "",
+                 precision: str = "float32"):
         self.path = Path(model).expanduser() if model else bundled_embedding_model()
         if not (self.path / "config.json").is_file() and not (self.path / "modules.json").is_file():
             raise ModelNotFoundError(
@@ -217,6 +221,7 @@ class Embedder:
         self.batch_size = batch_size
         self.threads = threads_per_model(threads)
         self.cache_dir = str(cache_dir)
+        self.precision = precision  # see EmbeddingSettings.query_precision
 
     @property
     def name(self) -> str:
@@ -255,7 +260,8 @@ class Embedder:
 
     @property
     def model(self):
-        return _load_model(str(self.path), self.threads, self.max_tokens + self.special_tokens, self.cache_dir)
+        return _load_model(str(self.path), self.threads, self.max_tokens + self.special_tokens, self.cache_dir,
+                           self.precision)
 
     @property
     def dimension(self) -> int:
@@ -271,8 +277,10 @@ class Embedder:
         return self.embed([text])[0]
 
 
-def embedder_from_settings(settings, threads: int = 0) -> Embedder:
+def embedder_from_settings(settings, threads: int = 0, queries: bool = False) -> Embedder:
     """The embedder `settings.embedding` describes, with `settings.threads` per model (or `threads`, when the
-    caller knows better: an ingest is the only job and may use every core)."""
+    caller knows better: an ingest is the only job and may use every core). `queries`: it embeds what
+    answering needs (questions, sentences), at `embedding.query_precision`; passages are always float32."""
     emb = settings.embedding
-    return Embedder(emb.model, emb.batch_size, settings.threads or threads, settings.cache_dir)
+    return Embedder(emb.model, emb.batch_size, settings.threads or threads, settings.cache_dir,
+                    emb.query_precision if queries else "float32")

@@ -20,7 +20,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from .errors import RagError
 from .text import first_sentence
@@ -45,9 +45,10 @@ class Question:
         return bool(self.gold_docs)
 
 
-def read_questions(path: str | Path) -> list[Question]:
+def question_lines(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """(line number, JSON object) for every non-blank line of a question file; a RagError naming the file
+    and line for one that cannot be read or is not a JSON object with a 'question'."""
     path = Path(path)
-    questions = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -57,10 +58,20 @@ def read_questions(path: str | Path) -> list[Question]:
             continue
         try:
             data = json.loads(line)
+            data["question"]
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise RagError(f"{path}:{number}: not a question line ({exc}); expected JSON with 'question'") from None
+        yield number, data
+
+
+def read_questions(path: str | Path) -> list[Question]:
+    questions = []
+    for number, data in question_lines(path):
+        try:
             questions.append(Question(str(data.get("id", number)), data["question"], list(data.get("answers", [])),
                                       list(data.get("gold_docs", [])), data.get("kind", "unknown"),
                                       str(data.get("split", ""))))
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        except (TypeError, AttributeError) as exc:
             raise RagError(f"{path}:{number}: not a question line ({exc}); expected JSON with 'question'") from None
         q = questions[-1]
         if not isinstance(q.question, str) or not all(isinstance(x, str) for x in (*q.answers, *q.gold_docs)) \

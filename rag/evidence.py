@@ -32,6 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import ConfigError, RagError
+from .evaluation import question_lines
 from .highlighting import highlight, statements
 from .logistic import fit_logistic, read_model, sigmoid
 from .policy import AnsweringPolicy
@@ -207,22 +208,11 @@ class Labelled:
 def read_labelled(path: str | Path) -> list[Labelled]:
     """Labelled questions from a question file (answerable when it has gold_docs) or a training pair file
     (question, answer, doc: answerable). A split evaluation file is refused."""
-    path = Path(path)
     out = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise RagError(f"cannot read question file {path}: {exc.strerror or exc}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-            question = data["question"]
-            answerable = bool(data.get("gold_docs") or data.get("doc"))
-            split = data.get("split")
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-            raise RagError(f"{path}:{number}: not a question line ({exc}); expected JSON with 'question'") from None
+    for number, data in question_lines(path):
+        question = data["question"]
+        answerable = bool(data.get("gold_docs") or data.get("doc"))
+        split = data.get("split")
         if not isinstance(question, str):
             raise RagError(f"{path}:{number}: 'question' must be text")
         if split:  # tune/test splits mark evaluation questions: choosing by them is allowed, fitting on them not

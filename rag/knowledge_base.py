@@ -39,7 +39,7 @@ class KnowledgeBase:
     def __init__(self, index: str | Path | None = None, settings: Settings | None = None):
         self.settings = settings or Settings.load()
         self.store = IndexStore(index or self.settings.index)
-        self.embedder = embedder_from_settings(self.settings)
+        self.embedder = embedder_from_settings(self.settings, queries=True)
         self._lock = threading.Lock()
         self._snapshot = self._open(self.store.current_dir())
         self._log_unavailable: LogUnavailable | None = None

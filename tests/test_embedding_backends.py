@@ -36,3 +36,21 @@ def test_embedding_does_not_import_sentence_transformers():
             "print('sentence_transformers' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_answers_may_embed_at_int8_while_passages_stay_float32():
+    import rag
+    from rag.embedding import embedder_from_settings
+
+    settings = rag.Settings.load(env={}, overrides={"embedding.query_precision": "int8"})
+    queries, passages = embedder_from_settings(settings, queries=True), embedder_from_settings(settings)
+    assert (queries.precision, passages.precision) == ("int8", "float32")
+    assert queries.fingerprint == passages.fingerprint  # the index is checked against the same model
+    texts = ["When can I cancel PMI?", "Escrow pays property taxes and homeowners insurance.", "roof " * 300]
+    quantised, exact = queries.embed(texts), passages.embed(texts)
+    assert np.abs(quantised - exact).max() > 0  # a different computation …
+    assert (np.sum(quantised * exact, axis=1) > 0.97).all()  # … of nearly the same unit vectors
+    assert np.allclose(np.linalg.norm(quantised, axis=1), 1, atol=1e-5)
+    with pytest.raises(rag.errors.ConfigError, match="^embedding.query_precision must be one of float32, int8"):
+        rag.Settings.load(env={}, overrides={"embedding.query_precision": "int4"})
