@@ -48,9 +48,11 @@ class EmbeddingSettings:
     model: str = ""  # a sentence-transformers folder; empty means the bundled MiniLM
     batch_size: int = 32
     # Precision of the embedder that answers use (questions, and the passages' sentences when choosing quotes):
-    # "float32" or "int8" (quantised when loaded; CTranslate2 models only, others stay float32). Passages are
-    # always embedded at float32 by an ingest, so an index does not depend on it. int8 holds 77 MB less.
-    query_precision: str = "float32"
+    # "int8" (quantised when loaded; CTranslate2 models only, others stay float32) or "float32". Passages are
+    # always embedded at float32 by an ingest, so an index does not depend on it. Measured on the tune splits,
+    # int8 against float32: correct bundled 0.657 / 0.657, CFPB 0.512 / 0.500, refusals and citations within
+    # one question; same top passage for 98 % of 730 questions; `rag serve` peaks 74 MB lower (631 / 705 MB).
+    query_precision: str = "int8"
 
 
 @dataclass
