@@ -125,9 +125,9 @@ class GenerationSettings:
     context_tokens: int = 2048  # prompt plus answer; bounded by the model's own window too
     passages: int = 4  # retrieved passages offered to the model
     # Choose them by how well each predicts the question (the generator scores rerank_candidates passages). Off:
-    # retrieval's order. Tune splits, reranking 8 / 5 / off: bundled correct 0.664 / 0.664 / 0.657 (one
-    # question), CFPB 0.457 / 0.432 / 0.438 (3 of 162), citations and refusals the same; off halves a warm
-    # answer's CPU and saves ~0.4 GB (the base weights and the scoring pass's logits).
+    # retrieval's order. Tune splits, on vs off: correct bundled 0.664 / 0.657, CFPB 0.519 / 0.500 — 4 of 294
+    # answerable questions gained, none lost; citations and refusals the same. Off because it doubles a warm
+    # answer's CPU and holds the base weights and the scoring pass's logits (~0.3 GB more at peak).
     rerank: bool = False
     rerank_candidates: int = 8  # retrieved passages the reranker chooses them from
     evidence_model: str = ""  # calibrated refusal model (JSON); empty means the bundled one

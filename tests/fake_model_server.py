@@ -38,7 +38,7 @@ class IndexingFakeEmbedder(FakeEmbedder):
 def fake_models(reply: str = REPLY):
     """Every KnowledgeBase and ingest opened inside embeds with the fake embedder and answers with `reply`."""
     with pytest.MonkeyPatch.context() as patch:
-        fake = lambda settings, threads=0: IndexingFakeEmbedder()  # noqa: E731
+        fake = lambda settings, **_: IndexingFakeEmbedder()  # noqa: E731
         ingest, knowledge_base = (importlib.import_module(f"rag.{name}") for name in ("ingest", "knowledge_base"))
         patch.setattr(ingest, "embedder_from_settings", fake)
         patch.setattr(knowledge_base, "embedder_from_settings", fake)

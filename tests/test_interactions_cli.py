@@ -21,7 +21,7 @@ def log_path(tmp_path, monkeypatch):
     monkeypatch.setenv("RAG_LOG__PATH", str(path))
     monkeypatch.setattr(cli.main, "open_knowledge_base", lambda settings, use_adapter=True: stand_in(
         KnowledgeBase(settings=settings), "Closing costs run 2% to 5% of the loan amount [1]."))
-    monkeypatch.setattr(rag.embedding, "embedder_from_settings", lambda settings, threads=0: FakeEmbedder())
+    monkeypatch.setattr(rag.embedding, "embedder_from_settings", lambda settings, **_: FakeEmbedder())
     return path
 
 

@@ -161,7 +161,7 @@ def test_the_loop_from_http_questions_to_a_promoted_adapter(index, tmp_path, mon
 
     config = config_file(tmp_path, index, log)
     with fake_models():
-        monkeypatch.setattr("rag.embedding.embedder_from_settings", lambda settings, threads=0: kb.embedder)
+        monkeypatch.setattr("rag.embedding.embedder_from_settings", lambda settings, **_: kb.embedder)
         cli_stats = runner.invoke(app, ["--config", str(config), "stats", "--since", "1d", "--json"])
         assert cli_stats.exit_code == 0, cli_stats.output
         assert json.loads(cli_stats.stdout)["gaps"] == http_stats["gaps"]

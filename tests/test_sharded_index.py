@@ -220,7 +220,7 @@ class IndexingFakeEmbedder(QueryEmbedder):
 
 
 def test_ingest_and_refresh_write_the_configured_layout(small_corpus, tmp_path, monkeypatch):
-    monkeypatch.setattr(INGEST, "embedder_from_settings", lambda settings, threads=0: IndexingFakeEmbedder())
+    monkeypatch.setattr(INGEST, "embedder_from_settings", lambda settings, **_: IndexingFakeEmbedder())
     settings = Settings.load(env={}, overrides={"vectors.shard_size": 2, "vectors.storage": "sq8"})
     rag.ingest([small_corpus], tmp_path / "index", settings)
     first = Snapshot(tmp_path / "index" / "v000001")
