@@ -125,7 +125,7 @@ class GenerationSettings:
     context_tokens: int = 2048  # prompt plus answer; bounded by the model's own window too
     passages: int = 4  # retrieved passages offered to the model
     # Choose them by how well each predicts the question (the generator scores rerank_candidates passages). Off:
-    # retrieval's order. Tune splits, on vs off: correct bundled 0.664 / 0.657, CFPB 0.519 / 0.500 — 4 of 294
+    # retrieval's order. Tune splits, on vs off: correct bundled 0.664 / 0.657, CFPB 0.525 / 0.512 — 3 of 296
     # answerable questions gained, none lost; citations and refusals the same. Off because it doubles a warm
     # answer's CPU and holds the base weights and the scoring pass's logits (`rag serve` peak 890 vs 629 MB).
     rerank: bool = False
