@@ -106,3 +106,12 @@ def test_asking_and_searching_never_import_ray():
             "assert 'ray' not in sys.modules, 'ray was imported'; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.stdout.strip() == "ok", done.stderr[-500:]
+
+
+@pytest.mark.slow
+def test_a_search_in_a_fresh_process_never_imports_ray():
+    code = ("import atexit, sys; atexit.register(lambda: print('ray' in sys.modules, file=sys.stderr)); "
+            "from cli.main import app; app(['search', 'escrow cushion', '--k', '1'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "escrow" in done.stdout.lower(), done.stderr[-500:]
+    assert done.stderr.strip().splitlines()[-1] == "False"
