@@ -130,12 +130,11 @@ class CTranslate2Generator(ChatGenerator):
         super().__init__(str(model) if model else str(bundled_generator_model()), str(adapter) if adapter else "",
                          max_new_tokens)
         self.folder = converted_model(model, self.adapter, cache_dir, progress)
-        self._base = lambda: converted_model(model, "", cache_dir, progress) if self.adapter else self.folder
-        # The reranker's base weights: converted now when answers will be reranked (`scoring`), so that a failing
-        # conversion falls back here, not mid-answer; else on first use (not at all when reranking is off).
-        self._scoring_folder = self._base() if scoring else None
+        self._conversion = (model, cache_dir, progress)
         self.threads = threads_per_model(threads, share=1)  # see rag.threads: measured, unlike torch
         self._card = json.loads((self.folder / _CARD).read_text())
+        if scoring:  # answers will be reranked: convert now, so that a failure falls back here, not mid-answer
+            _ = self.scoring_folder
 
     @property
     def tokenizer(self):
@@ -145,17 +144,17 @@ class CTranslate2Generator(ChatGenerator):
     def runtime(self):
         return _load_model(str(self.folder), self.threads)
 
-    @property
+    @cached_property
     def scoring_folder(self) -> Path:
-        if self._scoring_folder is None:
-            self._scoring_folder = self._base()
-        return self._scoring_folder
+        """The base weights the reranker scores with (the answering weights when no adapter is merged in);
+        converted on first use when reranking is off."""
+        model, cache_dir, progress = self._conversion
+        return converted_model(model, "", cache_dir, progress) if self.adapter else self.folder
 
     @property
     def scoring_runtime(self):
         """The base-weights model the reranker scores with; loaded on first use."""
         return _load_model(str(self.scoring_folder), self.threads)
-
 
     @property
     def context_window(self) -> int:
