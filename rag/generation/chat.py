@@ -68,6 +68,7 @@ class ChatGenerator:
         self.adapter = adapter
         self.max_new_tokens = max_new_tokens
         self._lock = threading.Lock()  # one generation at a time per generator: the CPU is the limit
+        self._system_turn: tuple[str, list[int]] | None = None  # (instruction, its ids alone): see static_prefix
 
     @property
     def tokenizer(self):
@@ -91,12 +92,20 @@ class ChatGenerator:
         not): the same in every answer, so a runtime may keep its state instead of reading it again."""
         if not self.keeps_system_turn or len(messages) < 2 or messages[0].get("role") != "system":
             return 0
-        try:
-            head = self.tokenizer(self.tokenizer.apply_chat_template(list(messages[:1]), tokenize=False),
-                                  add_special_tokens=False)["input_ids"]
-        except Exception:  # a template that wants a user turn: the whole prompt is read each time, as before
-            return 0
+        head = self._system_turn_ids(messages[0])
         return len(head) if 0 < len(head) < len(prompt_ids) and prompt_ids[:len(head)] == head else 0
+
+    def _system_turn_ids(self, turn: dict) -> list[int]:
+        """The system turn rendered and tokenised alone; remembered, as the instruction rarely changes."""
+        content = str(turn.get("content", ""))
+        if self._system_turn is None or self._system_turn[0] != content:
+            try:
+                ids = self.tokenizer(self.tokenizer.apply_chat_template([turn], tokenize=False),
+                                     add_special_tokens=False)["input_ids"]
+            except Exception:  # a template that wants a user turn: the whole prompt is read each time
+                ids = []
+            self._system_turn = (content, ids)
+        return self._system_turn[1]
 
     def stream(self, messages: Sequence[dict], max_new_tokens: int | None = None) -> Iterator[str]:
         """Yield text pieces as they are generated; stops at end of turn or the token bound."""
