@@ -432,9 +432,11 @@ def info(ctx: typer.Context, index: Optional[Path] = IndexOption, as_json: bool 
 # Commands kept in their own modules; each module's register(app) adds them.
 from . import selection  # noqa: E402
 from . import learning  # noqa: E402
+from . import ranking  # noqa: E402
 
 selection.register(app)
 learning.register(app)
+ranking.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -109,6 +109,14 @@ def lead_score(question: str, hits: Sequence[Hit], embed, policy: AnsweringPolic
     return key[0].score if key else 0.0
 
 
+def closest_passages(retrieved: Sequence[Hit], k: int, policy: AnsweringPolicy = _DEFAULT_POLICY) -> list[Hit]:
+    """What the estimate reads: the `k` passages closest in meaning (cosine) among retrieval's first
+    `policy.evidence_pool`. Read in cosine order, its features mean the same whichever ranker ordered
+    retrieval: a ranker that favours passages repeating the question's words would otherwise raise
+    coverage for near-topic questions too, and move the calibration."""
+    return sorted(retrieved[:policy.evidence_pool], key=lambda h: -h.similarity)[:k]
+
+
 def features(question: str, hits: Sequence[Hit], names: Sequence[str] = FEATURES,
              policy: AnsweringPolicy = _DEFAULT_POLICY, embed=None) -> list[float]:
     found = signals(question, hits, policy, embed if LEAD_SCORE in names else None)
@@ -225,8 +233,10 @@ def read_labelled(path: str | Path) -> list[Labelled]:
 def calibrate(search, questions: Sequence[Labelled], max_false_refusal: float = 0.1, k: int = 4,
               candidates: int = 8, policy: AnsweringPolicy = _DEFAULT_POLICY, embed=None,
               threshold: float | None = None) -> EvidenceModel:
-    """Fit the evidence model on labelled questions, each read from the top `k` of `candidates` retrieved
-    passages as the gate reads them; with `embed` the model also reads the lead sentence's score."""
+    """Fit the evidence model on labelled questions, each read as the gate reads them (`closest_passages` of
+    retrieval's first max(`candidates`, evidence_pool)); with `embed` the model also reads the lead sentence's score."""
     names = FEATURES + ((LEAD_SCORE,) if embed is not None else ())
-    rows = [features(q.question, search(q.question, candidates)[:k], names, policy, embed) for q in questions]
+    pool = max(candidates, policy.evidence_pool)
+    rows = [features(q.question, closest_passages(search(q.question, pool), k, policy), names, policy, embed)
+            for q in questions]
     return fit(rows, [int(q.answerable) for q in questions], max_false_refusal, names=names, threshold=threshold)

@@ -20,7 +20,7 @@ from .generation import generator_from_settings
 from .index import IndexStore, Snapshot
 from .interactions import InteractionLog, LogUnavailable, log_from_settings
 from .prompting import PromptTemplate
-from .retrieval import Retriever
+from .retrieval import Retriever, ranker_from_settings
 from .selection import SentenceSelector
 from .settings import Settings
 from .types import Answer, Hit
@@ -72,8 +72,17 @@ class KnowledgeBase:
     def manifest(self):
         return self.snapshot.manifest
 
+    @cached_property
+    def ranker(self):
+        """How retrieval orders its candidates (`retrieval.fusion`), read once."""
+        return ranker_from_settings(self.settings.retrieval)
+
+    def retriever(self) -> Retriever:
+        """A retriever over the live version."""
+        return Retriever(self.snapshot, self.embedder, self.settings.retrieval, self.ranker)
+
     def search(self, query: str, k: int | None = None) -> list[Hit]:
-        return Retriever(self.snapshot, self.embedder, self.settings.retrieval).search(query, k)
+        return self.retriever().search(query, k)
 
     def _timed_search(self, query: str, k: int | None = None) -> list[Hit]:
         """`search`, its seconds added to the running answer's "retrieval" stage."""

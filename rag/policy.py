@@ -34,6 +34,9 @@ class AnsweringPolicy:
     # gate: the question to retrieve with, and when not to answer at all
     follow_up_max_words: int = _number(
         5, "a chat question this short leans on the conversation and is joined to the previous one")
+    evidence_pool: int = _number(
+        12, "the refusal estimate reads the passages closest in meaning among retrieval's first this many (so how "
+        "retrieval orders them does not move its calibration); tune splits: 8, 12 and 20 refused the same", low=1)
     # choose
     rerank_rank_prior: float = _number(
         0.1, "reranking: log-probability credited per retrieval rank, so near ties keep the retrieval order")

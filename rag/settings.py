@@ -99,6 +99,7 @@ class VectorSettings:
 
 
 ENGINES = ("local", "ray")  # where ingest reads and embeds files (rag.engines)
+FUSIONS = ("learned", "rrf")  # how retrieval orders its candidates (rag.fusion)
 MAX_K = 50  # the most passages a search returns; the CLI and the server share this bound
 
 
@@ -107,8 +108,13 @@ class RetrievalSettings:
     k: int = 5
     hybrid: bool = True
     candidates: int = 50
-    rrf_k: int = 60
-    lexical_weight: float = 1.0
+    # How the dense and BM25 candidates are ordered: "learned" (rag.fusion's ranker, fitted by rag tune-ranker on
+    # training-side questions) or "rrf" (reciprocal-rank fusion, by ranks only). Tune splits, a passage holding
+    # every gold phrase in the top 2 / 4 (bench/results/fusion.json): see docs/measured.md.
+    fusion: str = "learned"
+    ranker: str = ""  # a ranker file written by 'rag tune-ranker'; empty means the bundled one
+    rrf_k: int = 60  # fusion "rrf": the rank offset
+    lexical_weight: float = 1.0  # fusion "rrf": BM25's weight beside the dense ranking's 1
     near_duplicate: float = 0.97  # cosine above which a lower hit is dropped as a repeat
 
 
@@ -251,6 +257,8 @@ class Settings:
         if self.chunking.overlap_tokens >= self.chunking.max_tokens:
             raise ConfigError(f"chunking.overlap_tokens ({self.chunking.overlap_tokens}) must be smaller than "
                               f"chunking.max_tokens ({self.chunking.max_tokens})")
+        if retrieval.fusion not in FUSIONS:
+            raise ConfigError(f"retrieval.fusion must be one of {', '.join(FUSIONS)}, got {retrieval.fusion!r}")
         if not 0.0 <= retrieval.near_duplicate <= 1.0:
             raise ConfigError(f"retrieval.near_duplicate must be between 0 and 1, got {retrieval.near_duplicate}")
         for name, value in (("generation.max_new_tokens", gen.max_new_tokens), ("retrieval.candidates",

@@ -11,12 +11,26 @@ import pytest
 
 import rag
 from rag.embedding import bundled_embedding_model
+from rag.evidence import EvidenceModel
 from rag.server import create_app
 
 from .conftest import FIXTURES, FakeEmbedder, ReplayGenerator
 from .live_server import LiveServer
 
 REPLY = "The documents answer this [1]."
+# The bundled refusal weights read the fake embedder's bag-of-words cosines, which run lower than MiniLM's: at
+# this threshold they pass the fixture corpus' questions (0.26-0.29) and refuse the off-topic ones (under 0.07).
+FAKE_EMBEDDER_THRESHOLD = 0.2
+
+
+class FakeEmbedderEvidence:
+    """Where the knowledge base loads its refusal model: the bundled weights at FAKE_EMBEDDER_THRESHOLD."""
+
+    @staticmethod
+    def load(path: str = "") -> EvidenceModel:
+        model = EvidenceModel.load(path)
+        model.threshold = FAKE_EMBEDDER_THRESHOLD
+        return model
 
 
 class IndexingFakeEmbedder(FakeEmbedder):
@@ -36,13 +50,15 @@ class IndexingFakeEmbedder(FakeEmbedder):
 
 @contextmanager
 def fake_models(reply: str = REPLY):
-    """Every KnowledgeBase and ingest opened inside embeds with the fake embedder and answers with `reply`."""
+    """Every KnowledgeBase and ingest opened inside embeds with the fake embedder and answers with `reply`
+    (refusing at a threshold suited to the fake embedder's cosines)."""
     with pytest.MonkeyPatch.context() as patch:
         fake = lambda settings, **_: IndexingFakeEmbedder()  # noqa: E731
         ingest, knowledge_base = (importlib.import_module(f"rag.{name}") for name in ("ingest", "knowledge_base"))
         patch.setattr(ingest, "embedder_from_settings", fake)
         patch.setattr(knowledge_base, "embedder_from_settings", fake)
         patch.setattr(knowledge_base, "generator_from_settings", lambda settings: ReplayGenerator(reply))
+        patch.setattr(knowledge_base, "EvidenceModel", FakeEmbedderEvidence)
         yield
 
 

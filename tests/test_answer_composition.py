@@ -108,7 +108,8 @@ def test_the_reranker_chooses_the_shown_passages_from_more_than_are_shown(embed)
     answerer_ = Answerer(search, embed, PrefersPmi("It ends at 78 percent of the original value [1]."),
                          evidence(0.0), k=1, context_tokens=2048, max_new_tokens=100, candidates=2)
     answer = answerer_.ask("When does mortgage insurance end?")
-    assert searched == [2] and [h.source for h in answer.hits] == ["pmi.md"]
+    # one search, wide enough for the reranker's 2 candidates (and the refusal estimate's pool)
+    assert len(searched) == 1 and searched[0] >= 2 and [h.source for h in answer.hits] == ["pmi.md"]
     assert [c.source for c in answer.citations] == ["pmi.md"]
 
 

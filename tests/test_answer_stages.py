@@ -44,8 +44,9 @@ def test_the_gate_reads_a_follow_up_with_the_previous_question_and_searches_the_
         return PASSAGES[:k]
 
     retrieved = gate(search=search, k=1, candidates=2)("What about FHA loans?", HISTORY)
-    assert searched == [("How much are closing costs on a home loan? What about FHA loans?", 2)]
-    assert len(retrieved.candidates) == 2 and len(retrieved.hits) == 1  # evidence reads the top k only
+    # one search, as wide as the candidates or the refusal estimate's pool, whichever is wider
+    assert searched == [("How much are closing costs on a home loan? What about FHA loans?", POLICY.evidence_pool)]
+    assert len(retrieved.candidates) == 2 and len(retrieved.hits) == 1
 
 
 # choose

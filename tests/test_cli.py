@@ -8,6 +8,8 @@ from typer.testing import CliRunner
 
 from cli.main import app
 
+from .conftest import REPO
+
 pytestmark = pytest.mark.slow
 runner = CliRunner()
 
@@ -69,3 +71,28 @@ def test_console_script_runs_as_a_process(tmp_path):
                              capture_output=True, text=True, timeout=120)
     assert process.returncode == 2
     assert process.stderr.strip().startswith("error: no index at")
+
+
+def test_tune_ranker_fits_a_ranker_search_reads_and_refuses_evaluation_files(small_corpus, tmp_path):
+    from rag.fusion import LearnedRanker
+
+    index, ranker = tmp_path / "idx", tmp_path / "ranker.json"
+    assert run("ingest", small_corpus, "--index", index).exit_code == 0
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("\n".join(json.dumps(p) for p in [
+        {"question": "What does the inspector look at?", "doc": "inspection.txt",
+         "support": "A general inspector looks at the roof, foundation, plumbing, wiring, heating and cooling, "
+                    "windows and the attic."},
+        {"question": "How often is escrow reviewed?", "doc": "escrow.md",
+         "support": "Once a year the servicer compares what it collected with what it paid out."}]) + "\n")
+    result = run("tune-ranker", pairs, "--index", index, "--out", ranker)
+    assert result.exit_code == 0, result.output
+    assert LearnedRanker.load(ranker).fitted_on["questions"] == 2
+    searched = runner.invoke(app, ["search", "what does an inspector check", "--index", str(index), "--json"],
+                             env={"RAG_RETRIEVAL__RANKER": str(ranker)})
+    assert searched.exit_code == 0 and json.loads(searched.stdout)["hits"][0]["source"].endswith("inspection.txt")
+
+    refused = run("tune-ranker", REPO / "corpora" / "homeowner-questions.jsonl", "--index", index,
+                  "--out", tmp_path / "x.json")
+    assert refused.exit_code != 0 and "an evaluation question" in refused.output
+    assert len(refused.output.strip().splitlines()) == 1 and not (tmp_path / "x.json").exists()

@@ -27,7 +27,7 @@ class FakeKnowledgeBase:
 
     def __init__(self, reply: str):
         self.embedder = FakeEmbedder()
-        self.answerer = Answerer(self.search, self.embedder.embed, ReplayGenerator(reply), evidence(0.5), k=2,
+        self.answerer = Answerer(self.search, self.embedder.embed, ReplayGenerator(reply), evidence(0.2), k=2,
                                  context_tokens=2048, max_new_tokens=100)
 
     def search(self, query, k=None):

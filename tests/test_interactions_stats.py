@@ -31,7 +31,7 @@ def stand_in(kb: KnowledgeBase, reply: str) -> KnowledgeBase:
         return [PASSAGES[i] for i in np.argsort(-cosines[0], kind="stable")[:k]]
 
     kb.search, kb.embedder = search, embedder
-    kb.__dict__["answerer"] = Answerer(kb._timed_search, embedder.embed, ReplayGenerator(reply), evidence(0.5), k=2,
+    kb.__dict__["answerer"] = Answerer(kb._timed_search, embedder.embed, ReplayGenerator(reply), evidence(0.2), k=2,
                                        context_tokens=2048, max_new_tokens=100)
     return kb
 

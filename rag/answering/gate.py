@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 
 from ..conversation import standalone_question
 from ..errors import ConfigError
-from ..evidence import EvidenceModel, unmatched_names
+from ..evidence import EvidenceModel, closest_passages, unmatched_names
 from ..policy import AnsweringPolicy
 from ..types import Hit
 
@@ -48,10 +48,12 @@ class Gate:
 
     def __call__(self, question: str, history: Sequence[dict] | None = None) -> Retrieved:
         query = standalone_question(question, history, self.policy)
-        candidates = tuple(self.search(query, self.candidates))
+        retrieved = tuple(self.search(query, max(self.candidates, self.policy.evidence_pool)))
+        candidates = retrieved[:self.candidates]
         hits = candidates[:self.k]
-        # The estimate was calibrated on the retrieval order's top k, so it reads them, not the reranked ones.
-        evidence = round(self.evidence.probability(query, hits, self.policy, self.embed), 4)
+        # The estimate reads what it was calibrated on: the closest of retrieval's first evidence_pool passages.
+        closest = closest_passages(retrieved, self.k, self.policy)
+        evidence = round(self.evidence.probability(query, closest, self.policy, self.embed), 4)
         refusal = ""
         if not hits:
             refusal = "no passages found"
