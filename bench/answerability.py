@@ -26,7 +26,7 @@ import numpy as np
 from common import ROOT, shared_eval_index, write_results
 
 from rag.evaluation import AnswerRecord, bootstrap_intervals, read_questions, select_split
-from rag.evidence import FEATURES, LEAD_SCORE, EvidenceModel, closest_passages, fit, read_labelled, signals
+from rag.evidence import FEATURES, LEAD_SCORE, EvidenceModel, fit, passages_read, read_labelled, signals
 from rag.logistic import sigmoid
 
 TRAINING = (*sorted((ROOT / "corpora" / "calibration").glob("*.jsonl")),
@@ -42,10 +42,9 @@ def rows_for(kb, questions: list[tuple[str, str, bool, str]], settings) -> list[
     """Every signal the gate can read, per question, from the passages the gate reads (`closest_passages`)."""
     gen = settings.generation
     k, wider = gen.passages, max(gen.passages, gen.rerank_candidates) if gen.rerank else gen.passages
-    pool = max(wider, settings.answering.evidence_pool)
     rows = []
     for qid, question, answerable, kind in questions:
-        hits = closest_passages(kb.search(question, pool), k, settings.answering)
+        hits = passages_read(kb.search, question, k, wider, settings.answering)
         rows.append({"id": qid, "kind": kind, "answerable": answerable,
                      **signals(question, hits, settings.answering, kb.embedder.embed)})
     return rows

@@ -29,16 +29,15 @@ def tune_ranker(ctx: typer.Context,
                 l2: float = typer.Option(0.01, min=0.0, help="Weight decay of the logistic fit.")):
     """Fit the passage ranker that orders dense and BM25 candidates."""
     from rag.errors import RagError
-    from rag.evaluation import read_questions
     from rag.fusion import fit_ranker, ranking_examples, read_ranking_questions
+    from rag.tuning.feedback import evaluation_questions
 
     from .main import err, fail, open_knowledge_base, settings_for
 
     settings = settings_for(ctx, index=str(index) if index else None)
     try:
         kb = open_knowledge_base(settings)
-        evaluation = {" ".join(q.question.lower().split())
-                      for path in EVALUATION_FILES if path.is_file() for q in read_questions(path)}
+        evaluation = evaluation_questions(path for path in EVALUATION_FILES if path.is_file())
         labelled = [q for path in (questions or DEFAULT_QUESTIONS) for q in read_ranking_questions(path, evaluation)]
         retriever = kb.retriever()
         n = max(settings.retrieval.candidates, settings.retrieval.k * 4)

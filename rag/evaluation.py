@@ -45,6 +45,11 @@ class Question:
         return bool(self.gold_docs)
 
 
+def normal_question(text: str) -> str:
+    """A question as evaluation sets are compared with training data: lower-case words and digits only."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
 def question_lines(path: str | Path) -> Iterator[tuple[int, dict]]:
     """(line number, JSON object) for every non-blank line of a question file; a RagError naming the file
     and line for one that cannot be read or is not a JSON object with a 'question'."""

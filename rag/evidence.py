@@ -117,6 +117,12 @@ def closest_passages(retrieved: Sequence[Hit], k: int, policy: AnsweringPolicy =
     return sorted(retrieved[:policy.evidence_pool], key=lambda h: -h.similarity)[:k]
 
 
+def passages_read(search, question: str, k: int, candidates: int,
+                  policy: AnsweringPolicy = _DEFAULT_POLICY) -> list[Hit]:
+    """What the gate's estimate reads for `question`: one search as wide as the gate's, then `closest_passages`."""
+    return closest_passages(search(question, max(candidates, policy.evidence_pool)), k, policy)
+
+
 def features(question: str, hits: Sequence[Hit], names: Sequence[str] = FEATURES,
              policy: AnsweringPolicy = _DEFAULT_POLICY, embed=None) -> list[float]:
     found = signals(question, hits, policy, embed if LEAD_SCORE in names else None)
@@ -236,7 +242,6 @@ def calibrate(search, questions: Sequence[Labelled], max_false_refusal: float = 
     """Fit the evidence model on labelled questions, each read as the gate reads them (`closest_passages` of
     retrieval's first max(`candidates`, evidence_pool)); with `embed` the model also reads the lead sentence's score."""
     names = FEATURES + ((LEAD_SCORE,) if embed is not None else ())
-    pool = max(candidates, policy.evidence_pool)
-    rows = [features(q.question, closest_passages(search(q.question, pool), k, policy), names, policy, embed)
+    rows = [features(q.question, passages_read(search, q.question, k, candidates, policy), names, policy, embed)
             for q in questions]
     return fit(rows, [int(q.answerable) for q in questions], max_false_refusal, names=names, threshold=threshold)

@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import RagError
-from .evaluation import phrases_found, question_lines
+from .evaluation import normal_question, phrases_found, question_lines
 from .logistic import fit_logistic, read_model
 from .text import content_words, mostly_in, share_found
 
@@ -123,13 +123,14 @@ class RankingQuestion:
 def read_ranking_questions(path: str | Path, evaluation: set[str] = frozenset()) -> list[RankingQuestion]:
     """Answerable questions from a training pair file (question, support) or a question file (question,
     answers); unanswerable ones are skipped. A split evaluation file, or a question found in one
-    (`evaluation`, whitespace and case folded), is refused: the ranker is judged on those."""
+    (`evaluation`, compared as `normal_question`s), is refused: the ranker is judged on those."""
+    evaluation = {normal_question(q) for q in evaluation}
     out = []
     for number, data in question_lines(path):
         question = data.get("question")
         if not isinstance(question, str):
             raise RagError(f"{path}:{number}: 'question' must be text")
-        if data.get("split") or " ".join(question.lower().split()) in evaluation:
+        if data.get("split") or normal_question(question) in evaluation:
             raise RagError(f"{path}:{number}: an evaluation question; fit the ranker on training-side questions "
                            "only (corpora/training, corpora/calibration)")
         support, answers = data.get("support") or "", tuple(data.get("answers") or ())

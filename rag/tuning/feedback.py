@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from ..evaluation import read_questions
+from ..evaluation import normal_question, read_questions
 from ..interactions import Interaction, InteractionLog
 from ..interactions.feedback import parse_source
 from ..prompting import REFUSAL, build_prompt
@@ -27,11 +27,6 @@ from ..types import Hit
 from .data import cited_answer
 
 QUOTED = re.compile(r"“([^”]*)”")
-
-
-def normal_question(text: str) -> str:
-    """A question as evaluation sets are compared with training data: lower-case words and digits only."""
-    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
 def is_held_out(interaction_id: str, share: float) -> bool:
