@@ -58,7 +58,7 @@ def worker(backend: str, threads: int, overrides: dict) -> dict:
     kb = rag.open(ROOT / "indexes" / "homeowner", settings)
     loading = time.perf_counter()
     generator = generator_from_settings(settings)
-    _ = generator.tokenizer, (generator.runtime if backend == "ctranslate2" else generator.model)
+    _ = generator.tokenizer, (generator.runtime if generator.backend == "ctranslate2" else generator.model)
     load = time.perf_counter() - loading
     kb.answerer.generator = generator  # the one just timed (the knowledge base would build its own)
     kb.ask(QUESTIONS[0])
@@ -67,32 +67,32 @@ def worker(backend: str, threads: int, overrides: dict) -> dict:
     hits = kb.search(DECODE_QUESTION, settings.generation.passages)
     prompt = build_prompt(DECODE_QUESTION, hits, generator.render, generator.count_tokens, 1888)
     prompt_ids = generator.prompt_ids(prompt.messages)
-    first, total = forced_decode(generator, backend, prompt_ids, DECODE_TOKENS)
+    first, total = forced_decode(generator, prompt_ids, DECODE_TOKENS)
 
     warm = []
     for question in QUESTIONS:
         asked = time.perf_counter()
         kb.ask(question)
         warm.append(time.perf_counter() - asked)
-    if backend == "ctranslate2":
+    if generator.backend == "ctranslate2":  # the one answering (a failed conversion falls back to transformers)
         weight_bytes = (generator.folder / "model.bin").stat().st_size
     else:
         weight_bytes = sum(p.numel() * p.element_size() for p in generator.model.parameters())
     return {"backend": generator.backend, "threads": threads, "load_s": load, "ask_cold_s": cold,
-            "prompt_tokens": generator.count_tokens(generator.render(prompt.messages)),
+            "prompt_tokens": len(prompt_ids),
             "time_to_first_token_s": first, "decode_tokens": DECODE_TOKENS,
             "decode_tokens_per_s": (DECODE_TOKENS - 1) / (total - first), "ask_warm_median_s": float(np.median(warm)),
             "weight_mb": weight_bytes / 1e6, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "answers": 1 + len(QUESTIONS), "imports_torch": "torch" in sys.modules}
 
 
-def forced_decode(generator, backend: str, prompt_ids: list[int], n: int) -> tuple[float, float]:
+def forced_decode(generator, prompt_ids: list[int], n: int) -> tuple[float, float]:
     """Seconds to the first token and to the n-th, generating exactly n greedy tokens (end of turn suppressed
     by a minimum length) on the backend's own runtime: a RAG answer usually ends after 15-30 tokens, too few
     to time decoding by. The whole prompt is read (no cached system turn), as a first answer reads it."""
     times: list[float] = []
     started = time.perf_counter()
-    if backend == "ctranslate2":
+    if generator.backend == "ctranslate2":
         tokens = generator.tokenizer.convert_ids_to_tokens(prompt_ids)
         for _ in generator.runtime.generate_tokens(tokens, max_length=n, min_length=n, sampling_topk=1):
             times.append(time.perf_counter() - started)
@@ -113,7 +113,7 @@ def forced_decode(generator, backend: str, prompt_ids: list[int], n: int) -> tup
                                      pad_token_id=generator.stop_ids[0])
         times = times[1:]  # the prompt's own put
     if len(times) != n:
-        raise SystemExit(f"{backend}: {len(times)} tokens decoded, {n} asked")
+        raise SystemExit(f"{generator.backend}: {len(times)} tokens decoded, {n} asked")
     return times[0], times[-1]
 
 
