@@ -72,6 +72,27 @@ def test_conversion_is_cached_by_model_and_adapter_hashes(model, tmp_path):
     assert not [p for p in (tmp_path / "ctranslate2").iterdir() if p.name.startswith(".tmp-")]
 
 
+def test_generation_threads_are_timed_once_per_machine_unless_chosen(model, tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(ctranslate2_backend, "usable_cores", lambda: 2)
+    said = []
+    build = lambda threads=0: ctranslate2_backend.CTranslate2Generator(  # noqa: E731
+        str(model), tmp_path, threads=threads, progress=said.append)
+    first = build()
+    record = __import__("json").loads((first.folder / "THREADS.json").read_text())
+    assert first.threads == record["threads"] in (1, 2) and set(record["seconds"]) == {"1", "2"}
+    timings = [line for line in said if line.startswith("timing generation")]
+    assert len(timings) == 1
+    assert build().threads == first.threads and len([s for s in said if s.startswith("timing")]) == 1  # remembered
+    assert build(threads=3).threads == 3  # the setting wins, nothing timed
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert build().threads == 4
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(ctranslate2_backend, "machine_signature", lambda: "another machine x2")
+    build()
+    assert len([s for s in said if s.startswith("timing")]) == 2  # a cache copied elsewhere measures again
+
+
 def test_ctranslate2_stream_matches_its_own_batch_output(model, tmp_path):
     generator = create_generator("ctranslate2", str(model), tmp_path, max_new_tokens=6)
     prompt = generator.tokenizer.convert_ids_to_tokens(generator.prompt_ids([{"role": "user", "content": "bye"}]))
@@ -154,7 +175,7 @@ def test_the_system_turn_kept_between_answers_changes_no_token(model, tmp_path, 
 def test_weights_are_prepared_for_scoring_only_when_answers_are_reranked(model, tmp_path):
     adapter = tiny.build_adapter(model, tmp_path / "adapter", seed=1)
     said = []
-    generator = ctranslate2_backend.CTranslate2Generator(str(model), tmp_path, adapter, max_new_tokens=4,
+    generator = ctranslate2_backend.CTranslate2Generator(str(model), tmp_path, adapter, max_new_tokens=4, threads=1,
                                                          progress=said.append, scoring=False)
     assert len(said) == 2  # the answering weights only
     assert generator.scoring_folder != generator.folder and len(said) == 4  # the base weights, on first use

@@ -1,10 +1,11 @@
-"""The thread policy: the setting wins, then OMP_NUM_THREADS, then half the usable cores (affinity, cgroup quota)."""
+"""The thread policy: the setting wins, then OMP_NUM_THREADS, then half the usable cores (affinity, cgroup quota);
+the timed choice between counts."""
 import os
 import sys
 
 import pytest
 
-from rag.threads import threads_per_model, usable_cores
+from rag.threads import chosen_threads, fastest, machine_signature, threads_per_model, usable_cores
 
 
 def test_the_setting_wins(tmp_path):
@@ -41,6 +42,34 @@ def test_a_model_that_takes_every_core_still_respects_the_quota(tmp_path):
     assert threads_per_model(0, env={}, cpu_max=quota, share=1) == 1
     quota.write_text("max 100000\n")
     assert threads_per_model(0, env={}, cpu_max=quota, share=1) == len(os.sched_getaffinity(0))
+
+
+def test_chosen_threads_is_zero_when_nobody_chose():
+    assert chosen_threads(0, env={}) == 0 and chosen_threads(0, env={"OMP_NUM_THREADS": "0"}) == 0
+    assert chosen_threads(0, env={"OMP_NUM_THREADS": "3"}) == 3 and chosen_threads(2, env={"OMP_NUM_THREADS": "3"}) == 2
+
+
+def test_fastest_interleaves_and_keeps_each_candidates_best_round():
+    order, times = [], iter([5.0, 1.0, 0.5, 2.0])  # 1 thread: 5.0 then 0.5; 2 threads: 1.0 then 2.0
+
+    def seconds(threads):
+        order.append(threads)
+        return next(times)
+
+    assert fastest([1, 2], seconds) == (1, {1: 0.5, 2: 1.0})
+    assert order == [1, 2, 1, 2]
+
+
+def test_fastest_gives_a_tie_to_fewer_threads():
+    assert fastest([4, 1, 2], lambda threads: 1.0, rounds=1)[0] == 1
+
+
+def test_machine_signature_names_the_usable_cores(tmp_path):
+    quota = tmp_path / "cpu.max"
+    quota.write_text("100000 100000\n")
+    assert machine_signature(quota).endswith(" x1")
+    quota.write_text("max 100000\n")
+    assert machine_signature(quota).endswith(f" x{usable_cores(quota)}")
 
 
 ARENA_PROBE = """

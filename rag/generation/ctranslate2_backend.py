@@ -15,18 +15,24 @@ import queue
 import shutil
 import sys
 import threading
+import time
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
 
 from .. import cancellation, offline
-from ..threads import threads_per_model
+from ..threads import chosen_threads, fastest, machine_signature, usable_cores
 from .chat import ChatGenerator, IncrementalDecoder, end_of_turn_ids
 from .models import bundled_generator_model, cache_root, content_hash, resolve_model, staged
 
 QUANTIZATION = "int8"
 _TOKENIZER = "tokenizer"  # subfolder: the model folder's own config.json is CTranslate2's, not transformers'
 _CARD = "SOURCE.json"
+_THREADS = "THREADS.json"  # the thread count timed on this machine (see measured_threads)
+# The timing behind measured_threads: a prompt the length of a typical answering prompt, then a fixed number of
+# greedy tokens, so both prompt reading and decoding count as they do in an answer (about 1.5 s a run at int8).
+_TIMING_PROMPT_TOKENS = 512
+_TIMING_NEW_TOKENS = 24
 
 
 def _say(message: str) -> None:
@@ -83,6 +89,50 @@ def _fill_missing_specials(config: Path) -> None:
     config.write_text(json.dumps(values, indent=2) + "\n")
 
 
+def measured_threads(folder: Path, progress: Callable[[str], None] = _say) -> int:
+    """The thread count that answers fastest with this converted model on this machine: 1 or every usable
+    core, timed once (interleaved, best of two each) and remembered in the folder, keyed by the machine.
+    One core, or a folder that cannot be written, still gets an answer; only the memory is lost."""
+    cores = usable_cores()
+    if cores == 1:
+        return 1
+    machine = machine_signature()
+    record_file = folder / _THREADS
+    try:
+        record = json.loads(record_file.read_text())
+        if record.get("machine") == machine and int(record["threads"]) > 0:
+            return int(record["threads"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # never measured here, or a record we cannot read: measure
+    import ctranslate2
+
+    progress(f"timing generation at 1 and {cores} threads on this machine (once; a few seconds) …")
+    tokenizer = _load_tokenizer(str(folder / _TOKENIZER))
+    words = tokenizer("the escrow account pays property taxes and insurance ", add_special_tokens=False)["input_ids"]
+    prompt = tokenizer.convert_ids_to_tokens(
+        (words * (_TIMING_PROMPT_TOKENS // max(1, len(words)) + 1))[:_TIMING_PROMPT_TOKENS])  # only the time counts
+
+    def seconds(threads: int) -> float:
+        runtime = ctranslate2.Generator(str(folder), device="cpu", compute_type=QUANTIZATION,
+                                        intra_threads=threads, inter_threads=1)
+        started = time.perf_counter()
+        runtime.generate_batch([prompt], max_length=_TIMING_NEW_TOKENS, min_length=_TIMING_NEW_TOKENS,
+                               sampling_topk=1, include_prompt_in_result=False)
+        return time.perf_counter() - started
+
+    threads, timings = fastest([1, cores], seconds)
+    progress(f"generation threads: {threads} ("
+             + ", ".join(f"{n}: {t:.2f} s" for n, t in sorted(timings.items())) + ")")
+    try:
+        record_file.write_text(json.dumps({"machine": machine, "threads": threads,
+                                           "seconds": {str(n): round(t, 3) for n, t in timings.items()},
+                                           "prompt_tokens": _TIMING_PROMPT_TOKENS,
+                                           "new_tokens": _TIMING_NEW_TOKENS}, indent=2) + "\n")
+    except OSError:
+        pass  # a read-only cache: measured again next time
+    return threads
+
+
 @lru_cache(maxsize=4)
 def _load_model(folder: str, threads: int):
     import ctranslate2
@@ -131,7 +181,7 @@ class CTranslate2Generator(ChatGenerator):
                          max_new_tokens)
         self.folder = converted_model(model, self.adapter, cache_dir, progress)
         self._conversion = (model, cache_dir, progress)
-        self.threads = threads_per_model(threads, share=1)  # see rag.threads: measured, unlike torch
+        self.threads = chosen_threads(threads) or measured_threads(self.folder, progress)
         self._card = json.loads((self.folder / _CARD).read_text())
         if scoring:  # answers will be reranked: convert now, so that a failure falls back here, not mid-answer
             _ = self.scoring_folder
