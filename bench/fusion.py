@@ -7,7 +7,9 @@ the top 1 / 2 / 4 / 8 (answers read the top 4; the lead sentence comes from the 
 intervals and the questions found in the top 2 / 4 by one ranker only. Search time per question is measured on
 the same questions, the two rankers interleaved. The test splits are never read.
 
-    python bench/fusion.py [--cfpb-index /tmp/cfpb]
+    python bench/fusion.py [--cfpb-index /tmp/cfpb] [--ranker candidate.json]
+
+With `--ranker`, the shipped ranker is compared with the candidate file instead of RRF with the shipped one.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from common import ROOT, shared_eval_index, write_results
 import rag
 from rag.evaluation import phrases_found, read_questions, select_split
 
-FUSIONS = ("rrf", "learned")
+VARIANTS = {"rrf": {"retrieval__fusion": "rrf"}, "learned": {"retrieval__fusion": "learned"}}
 KS = (1, 2, 4, 8)
 
 
@@ -38,22 +40,23 @@ def share_interval(found: list[bool], resamples: int = 2000, seed: int = 0) -> l
     return [round(shares[int(0.025 * resamples)], 3), round(shares[int(0.975 * resamples) - 1], 3)]
 
 
-def measure(index: Path, questions: Path) -> dict:
+def measure(index: Path, questions: Path, variants: dict[str, dict]) -> dict:
     asked = [q for q in select_split(read_questions(questions), "tune") if q.answerable]
     settings = rag.Settings.load(env={})
-    kbs = {f: rag.open(index, settings.with_overrides(retrieval__fusion=f)) for f in FUSIONS}
-    ranks: dict[str, dict[str, int | None]] = {f: {} for f in FUSIONS}
-    seconds: dict[str, list[float]] = {f: [] for f in FUSIONS}
+    kbs = {name: rag.open(index, settings.with_overrides(**overrides)) for name, overrides in variants.items()}
+    names = tuple(variants)  # the two compared, in a fixed order
+    ranks: dict[str, dict[str, int | None]] = {f: {} for f in names}
+    seconds: dict[str, list[float]] = {f: [] for f in names}
     for kb in kbs.values():
         kb.search("warm-up question", 8)
     for i, q in enumerate(asked):
-        for fusion in (FUSIONS if i % 2 == 0 else FUSIONS[::-1]):  # interleaved, alternating who goes first
+        for fusion in (names if i % 2 == 0 else names[::-1]):  # interleaved, alternating who goes first
             started = time.perf_counter()
             hits = kbs[fusion].search(q.question, 8)
             seconds[fusion].append(time.perf_counter() - started)
             ranks[fusion][q.id] = gold_rank(hits, q.answers)
     out: dict = {"answerable": len(asked)}
-    for fusion in FUSIONS:
+    for fusion in names:
         found = {k: [r is not None and r < k for r in ranks[fusion].values()] for k in KS}
         out[fusion] = {
             **{f"top{k}": round(sum(found[k]) / len(asked), 3) for k in KS},
@@ -66,24 +69,29 @@ def measure(index: Path, questions: Path) -> dict:
     for k in (2, 4):
         out[f"only_in_top{k}"] = {
             f: sorted(q.id for q in asked if within(f, q.id, k) and not within(other, q.id, k))
-            for f, other in zip(FUSIONS, FUSIONS[::-1])}
+            for f, other in zip(names, names[::-1])}
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cfpb-index", default="", help="an index of ../shared/eval/corpus (default: build one)")
+    parser.add_argument("--ranker", default="", help="a candidate ranker file to compare with the shipped one")
     args = parser.parse_args()
-    results = {"how": __doc__.split("\n\n")[1].replace("\n", " "),
-               "bundled": measure(ROOT / "indexes" / "homeowner", ROOT / "corpora" / "homeowner-questions.jsonl")}
+    variants = VARIANTS if not args.ranker else {
+        "shipped": {"retrieval__fusion": "learned"},
+        "candidate": {"retrieval__fusion": "learned", "retrieval__ranker": str(Path(args.ranker).resolve())}}
+    results = {"how": __doc__.split("\n\n")[1].replace("\n", " "), "variants": variants,
+               "bundled": measure(ROOT / "indexes" / "homeowner", ROOT / "corpora" / "homeowner-questions.jsonl",
+                                  variants)}
     with (nullcontext(Path(args.cfpb_index)) if args.cfpb_index else shared_eval_index()) as index:
         if index is not None:
-            results["cfpb"] = measure(index, ROOT / "bench" / "questions" / "cfpb.jsonl")
+            results["cfpb"] = measure(index, ROOT / "bench" / "questions" / "cfpb.jsonl", variants)
     for corpus in ("bundled", "cfpb"):
         if corpus in results:
             r = results[corpus]
-            print(corpus, {f: {k: r[f][f"top{k}"] for k in KS} | {"ms": r[f]["search_ms_median"]} for f in FUSIONS})
-    write_results("fusion", results)
+            print(corpus, {f: {k: r[f][f"top{k}"] for k in KS} | {"ms": r[f]["search_ms_median"]} for f in variants})
+    write_results("fusion" if not args.ranker else "fusion_candidate", results)
 
 
 if __name__ == "__main__":

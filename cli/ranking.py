@@ -21,7 +21,8 @@ def register(app: typer.Typer) -> None:
 def tune_ranker(ctx: typer.Context,
                 questions: Optional[List[Path]] = typer.Argument(
                     None, help="Training-side files: pairs (question, support) or questions (question, answers, "
-                    "gold_docs); default corpora/training/qa-*.jsonl and corpora/calibration/answerable-extra.jsonl. "
+                    "gold_docs); default corpora/training/qa-part-a/b.jsonl (the shipped ranker's) and "
+                    "corpora/calibration/answerable-extra.jsonl. "
                     "Evaluation files and questions are refused."),
                 out: Path = typer.Option(..., "--out", help="Ranker file to write (JSON); point "
                                          "retrieval.ranker at it."),

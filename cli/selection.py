@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
 def tune_selector(ctx: typer.Context,
                   out: Path = typer.Option(..., "--out", help="Selector file to write (JSON)."),
                   pairs: Optional[List[Path]] = typer.Option(None, "--pairs", help="Question/answer pairs with "
-                                                             "'support' and 'doc' (default: corpora/training/qa-*)."),
+                                                             "'support' and 'doc' (default: "
+                                                             "corpora/training/qa-part-a/b.jsonl)."),
                   unanswerable: Optional[Path] = typer.Option(None, help="Questions the documents don't answer "
                                                               "(default: corpora/calibration/unanswerable.jsonl)."),
                   corpus: Optional[Path] = typer.Option(None, help="Also derive pairs by rule from this folder."),
