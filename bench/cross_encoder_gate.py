@@ -13,18 +13,19 @@ never read. Writes bench/results/cross_encoder_gate.json.
 from __future__ import annotations
 
 import argparse
-import hashlib
 from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 from answerability import TRAINING, TUNE, measure, refusals, tune_threshold
 from common import ROOT, shared_eval_index, write_results
-from cross_encoder_probe import question_fold
+from cross_encoder_probe import question_fold, scorer
 
 from rag.evaluation import read_questions, select_split
 from rag.evidence import FEATURES, EvidenceModel, fit, passages_read, read_labelled, signals
 from rag.highlighting import _QUESTION, statements
+from rag.logistic import sigmoid
+from rag.selection.data import question_group
 
 CE = "cross_encoder_best"
 
@@ -35,22 +36,14 @@ class FoldModels:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         torch.set_num_threads(1)
-        self.torch = torch
-        self.models = [(AutoTokenizer.from_pretrained(str(f)),
-                        AutoModelForSequenceClassification.from_pretrained(str(f)).eval()) for f in folders]
+        self.scores = [scorer(AutoTokenizer.from_pretrained(str(f)),
+                              AutoModelForSequenceClassification.from_pretrained(str(f)).eval()) for f in folders]
 
     def best(self, question: str, texts: list[str], which: list[int]) -> float:
         """The mean over the chosen fold models of each model's highest probability among `texts`."""
         if not texts:
             return 0.0
-        bests = []
-        for i in which:
-            tokenizer, model = self.models[i]
-            with self.torch.inference_mode():
-                encoded = tokenizer([question] * len(texts), texts, truncation=True, max_length=128, padding=True,
-                                    return_tensors="pt")
-                bests.append(float(self.torch.sigmoid(model(**encoded).logits.squeeze(-1)).max()))
-        return float(np.mean(bests))
+        return float(np.mean([sigmoid(max(self.scores[i](question, texts))) for i in which]))
 
 
 def rows_with_scores(kb, questions, settings, models: FoldModels, cross_fit: bool) -> list[dict]:
@@ -61,8 +54,7 @@ def rows_with_scores(kb, questions, settings, models: FoldModels, cross_fit: boo
         hits = passages_read(kb.search, question, k, wider, settings.answering)
         texts = [f"{h}: {s}" if h else s for hit in hits for h, s in statements(hit, settings.answering)
                  if not _QUESTION.search(s)]
-        group = hashlib.sha256(question.encode()).hexdigest()[:12]  # as rag.selection.data groups a question
-        which = [question_fold(group)] if cross_fit else [0, 1]
+        which = [question_fold(question_group(question))] if cross_fit else [0, 1]
         rows.append({"id": qid, "kind": kind, "answerable": answerable,
                      **signals(question, hits, settings.answering, kb.embedder.embed),
                      CE: models.best(question, texts, which)})

@@ -31,8 +31,7 @@ from rag.highlighting import _QUESTION, highlight, statements
 from rag.selection.data import labelled_pairs
 from rag.tuning.data import read_pairs
 
-EVALUATION_FILES = [ROOT / "corpora" / "homeowner-questions.jsonl",
-                    *sorted((ROOT / "bench" / "questions").glob("*.jsonl"))]
+from cli.selection import EVALUATION_FILES  # what `rag tune-selector` refuses to train on
 
 
 def question_fold(group: str, seed: int = 0) -> int:
@@ -85,6 +84,12 @@ def train(labelled, epochs: int, batch: int, lr: float, seed: int, threads: int,
     if save:
         model.save_pretrained(save)
         tokenizer.save_pretrained(save)
+    return scorer(tokenizer, model), {"steps": steps, "train_s": round(time.perf_counter() - started, 1)}
+
+
+def scorer(tokenizer, model):
+    """score(question, texts): the model's logit for each (question, text) pair, in one batch."""
+    import torch
 
     def score(question: str, texts: list[str]) -> list[float]:
         if not texts:
@@ -92,9 +97,9 @@ def train(labelled, epochs: int, batch: int, lr: float, seed: int, threads: int,
         with torch.inference_mode():
             encoded = tokenizer([question] * len(texts), texts, truncation=True, max_length=128, padding=True,
                                 return_tensors="pt")
-            return model(**encoded).logits.squeeze(-1).tolist()
+            return model(**encoded).logits.squeeze(-1).reshape(-1).tolist()
 
-    return score, {"steps": steps, "train_s": round(time.perf_counter() - started, 1)}
+    return score
 
 
 def auc(positive: list[float], negative: list[float]) -> float | None:

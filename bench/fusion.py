@@ -50,21 +50,21 @@ def measure(index: Path, questions: Path, variants: dict[str, dict]) -> dict:
     for kb in kbs.values():
         kb.search("warm-up question", 8)
     for i, q in enumerate(asked):
-        for fusion in (names if i % 2 == 0 else names[::-1]):  # interleaved, alternating who goes first
+        for name in (names if i % 2 == 0 else names[::-1]):  # interleaved, alternating who goes first
             started = time.perf_counter()
-            hits = kbs[fusion].search(q.question, 8)
-            seconds[fusion].append(time.perf_counter() - started)
-            ranks[fusion][q.id] = gold_rank(hits, q.answers)
+            hits = kbs[name].search(q.question, 8)
+            seconds[name].append(time.perf_counter() - started)
+            ranks[name][q.id] = gold_rank(hits, q.answers)
     out: dict = {"answerable": len(asked)}
-    for fusion in names:
-        found = {k: [r is not None and r < k for r in ranks[fusion].values()] for k in KS}
-        out[fusion] = {
+    for name in names:
+        found = {k: [r is not None and r < k for r in ranks[name].values()] for k in KS}
+        out[name] = {
             **{f"top{k}": round(sum(found[k]) / len(asked), 3) for k in KS},
             "intervals": {f"top{k}": share_interval(found[k]) for k in KS},
-            "search_ms_median": round(1000 * statistics.median(seconds[fusion]), 2),
+            "search_ms_median": round(1000 * statistics.median(seconds[name]), 2),
         }
-    def within(fusion: str, qid: str, k: int) -> bool:
-        return ranks[fusion][qid] is not None and ranks[fusion][qid] < k
+    def within(name: str, qid: str, k: int) -> bool:
+        return ranks[name][qid] is not None and ranks[name][qid] < k
 
     for k in (2, 4):
         out[f"only_in_top{k}"] = {

@@ -56,9 +56,9 @@ def threads_per_model(requested: int = 0, env: Mapping[str, str] | None = None,
     return chosen_threads(requested, env) or max(1, usable_cores(cpu_max) // max(1, share))
 
 
-def machine_signature(cpu_max: Path = CGROUP_CPU_MAX) -> str:
-    """What a thread measurement holds for: the processor and the cores this process may use. A cache
-    copied to another machine, or a container given another quota, measures again."""
+def machine_signature(cores: int) -> str:
+    """What a thread measurement holds for: the processor and the cores it was timed with (`usable_cores`).
+    A cache copied to another machine, or a container given another quota, measures again."""
     processor = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
@@ -67,7 +67,7 @@ def machine_signature(cpu_max: Path = CGROUP_CPU_MAX) -> str:
                 break
     except OSError:
         pass  # not Linux: platform's answer stands
-    return f"{processor} x{usable_cores(cpu_max)}"
+    return f"{processor} x{cores}"
 
 
 def fastest(candidates: Sequence[int], seconds: Callable[[int], float],

@@ -67,9 +67,9 @@ def test_fastest_gives_a_tie_to_fewer_threads():
 def test_machine_signature_names_the_usable_cores(tmp_path):
     quota = tmp_path / "cpu.max"
     quota.write_text("100000 100000\n")
-    assert machine_signature(quota).endswith(" x1")
+    assert machine_signature(usable_cores(quota)).endswith(" x1")
     quota.write_text("max 100000\n")
-    assert machine_signature(quota).endswith(f" x{usable_cores(quota)}")
+    assert machine_signature(usable_cores(quota)).endswith(f" x{usable_cores(quota)}")
 
 
 ARENA_PROBE = """

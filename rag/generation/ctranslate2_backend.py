@@ -96,7 +96,7 @@ def measured_threads(folder: Path, progress: Callable[[str], None] = _say) -> in
     cores = usable_cores()
     if cores == 1:
         return 1
-    machine = machine_signature()
+    machine = machine_signature(cores)
     record_file = folder / _THREADS
     try:
         record = json.loads(record_file.read_text())

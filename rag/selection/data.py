@@ -40,6 +40,11 @@ class LabelledPair:
         return pair_text(self.heading, self.sentence)
 
 
+def question_group(question: str) -> str:
+    """The id that keeps every sentence of one question together (`LabelledPair.group`)."""
+    return hashlib.sha256(question.encode()).hexdigest()[:12]
+
+
 def _supports(sentence: str, support: str) -> bool:
     return mostly_in(sentence, support, SUPPORT_SHARE) or mostly_in(support, sentence, SUPPORT_SHARE)
 
@@ -56,7 +61,7 @@ def labelled_pairs(pairs: Sequence[dict], unanswerable: Sequence[dict], search: 
         question = item["question"]
         if " ".join(question.lower().split()) in forbidden:
             raise ValueError(f"an evaluation question is in the selector's training pairs: {question!r}")
-        group = hashlib.sha256(question.encode()).hexdigest()[:12]
+        group = question_group(question)
         hits = search(question, candidates)
         support, doc = item.get("support"), item.get("doc")
         if support and not any(_holds(h, doc, support) for h in hits):
