@@ -93,6 +93,17 @@ def test_generation_threads_are_timed_once_per_machine_unless_chosen(model, tmp_
     assert len([s for s in said if s.startswith("timing")]) == 2  # a cache copied elsewhere measures again
 
 
+def test_an_unreadable_thread_record_is_timed_again(model, tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(ctranslate2_backend, "usable_cores", lambda: 2)
+    folder = ctranslate2_backend.converted_model(str(model), "", tmp_path, lambda line: None)
+    for damaged in ("[1]", '{"machine": 7, "threads": "lots"}', "{half"):
+        (folder / "THREADS.json").write_text(damaged)
+        said = []
+        assert ctranslate2_backend.measured_threads(folder, said.append) in (1, 2)
+        assert [line for line in said if line.startswith("timing generation")]
+
+
 def test_ctranslate2_stream_matches_its_own_batch_output(model, tmp_path):
     generator = create_generator("ctranslate2", str(model), tmp_path, max_new_tokens=6)
     prompt = generator.tokenizer.convert_ids_to_tokens(generator.prompt_ids([{"role": "user", "content": "bye"}]))

@@ -100,7 +100,7 @@ def measured_threads(folder: Path, progress: Callable[[str], None] = _say) -> in
     record_file = folder / _THREADS
     try:
         record = json.loads(record_file.read_text())
-        if record.get("machine") == machine and int(record["threads"]) > 0:
+        if isinstance(record, dict) and record.get("machine") == machine and int(record["threads"]) > 0:
             return int(record["threads"])
     except (OSError, ValueError, KeyError, TypeError):
         pass  # never measured here, or a record we cannot read: measure
